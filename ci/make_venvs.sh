@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Make the side virtualenvs the test suite needs, inside the project (.venvs/, gitignored).
+#
+#   .venvs/zarr3 : zarr-python 3 (+ numpy), which cannot share an environment with the
+#                  zarr 2.18.7 that the tests import; tests/interop/zarr3_driver.py runs in it.
+#
+# Idempotent: a venv that is complete (marker file + a working import) is left alone, so a
+# second run takes well under a second. A half-made venv is removed and made again.
+# Environment: PYTHON (interpreter for `-m venv`, default python3),
+#              ZARRDASK_VENVS (default <repo>/.venvs), ZARR3_SPEC (default 'zarr>=3,<4').
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENVS="${ZARRDASK_VENVS:-$ROOT/.venvs}"
+PYTHON="${PYTHON:-python3}"
+ZARR3_SPEC="${ZARR3_SPEC:-zarr>=3,<4}"
+
+mkdir -p "$VENVS"
+
+# One maker at a time (two pytest sessions may ask at once).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$VENVS/.lock"
+    flock 9
+fi
+
+zarr3_ok() {
+    local venv="$1"
+    [ -f "$venv/.complete" ] && [ -x "$venv/bin/python" ] &&
+        "$venv/bin/python" -c 'import sys, numcodecs, numpy, zarr
+sys.exit(0 if zarr.__version__.split(".")[0] == "3" else 1)' >/dev/null 2>&1
+}
+
+make_zarr3() {
+    local venv="$VENVS/zarr3"
+    if zarr3_ok "$venv"; then
+        echo "make_venvs: $venv is ready"
+        return 0
+    fi
+    echo "make_venvs: creating $venv with '$ZARR3_SPEC'"
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$ZARR3_SPEC" numpy
+    touch "$venv/.complete"
+    if ! zarr3_ok "$venv"; then
+        echo "make_venvs: $venv was made but 'import zarr' (3.x) fails in it" >&2
+        return 1
+    fi
+    echo "make_venvs: $venv ready: zarr $("$venv/bin/python" -c 'import zarr; print(zarr.__version__)')"
+}
+
+make_zarr3

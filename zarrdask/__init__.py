@@ -1,0 +1,70 @@
+"""zarrdask: the Zarr v2 format and the zarr 2.x API, built for parallel work.
+
+``import zarrdask as zarr`` gives the zarr-python 2.x API. This module only
+re-exports public names.
+"""
+
+from __future__ import annotations
+
+from zarrdask import config, errors, storage
+from zarrdask.attrs import Attributes
+from zarrdask.codecs import CodecPipeline
+from zarrdask.convenience import load, open, save, save_array
+from zarrdask.core import Array
+from zarrdask.creation import (
+    array,
+    create,
+    empty,
+    empty_like,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    open_array,
+    open_like,
+    zeros,
+    zeros_like,
+)
+from zarrdask.storage import (
+    DirectoryStore,
+    KVStore,
+    MemoryStore,
+    NestedDirectoryStore,
+    TempStore,
+)
+from zarrdask.sync import ProcessSynchronizer, ThreadSynchronizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Array",
+    "Attributes",
+    "CodecPipeline",
+    "DirectoryStore",
+    "KVStore",
+    "MemoryStore",
+    "NestedDirectoryStore",
+    "ProcessSynchronizer",
+    "TempStore",
+    "ThreadSynchronizer",
+    "__version__",
+    "array",
+    "config",
+    "create",
+    "empty",
+    "empty_like",
+    "errors",
+    "full",
+    "full_like",
+    "load",
+    "ones",
+    "ones_like",
+    "open",
+    "open_array",
+    "open_like",
+    "save",
+    "save_array",
+    "storage",
+    "zeros",
+    "zeros_like",
+]

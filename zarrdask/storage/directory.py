@@ -1,0 +1,483 @@
+"""Directory stores: one file per key under a root folder, written atomically.
+
+``DirectoryStore`` maps key ``a/b/0.0`` to the file ``<root>/a/b/0.0``. Each
+write goes to a temporary file in the same folder (named
+``.<name>.<32 hex>.partial``, which can never be a valid key) and is moved into
+place with :func:`os.replace`, so a crash leaves every key old or new, never
+torn; temporary files never show in ``keys()`` or ``listdir``. ``durable=True``
+also fsyncs the file and its folder. ``NestedDirectoryStore`` defaults to the
+``/`` chunk separator and ``TempStore`` lives in a fresh temporary folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from zarrdask.errors import FSPathExistNotDir, KeyValidationError
+from zarrdask.keys import normalize_storage_path, validate_key
+from zarrdask.storage._base import BaseStore, as_buffer
+
+__all__ = ["DirectoryStore", "NestedDirectoryStore", "TempStore", "is_temp_name"]
+
+# Our temp files (".<name>.<hex>.partial") and zarr-python's ("<name>.<hex>.partial").
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{32}\.partial\Z")
+# Keep temp names well below the usual 255-byte file name limit.
+_MAX_TEMP_STEM = 100
+
+
+def is_temp_name(name: str) -> bool:
+    """Return whether a file name is an in-progress (or leftover) atomic-write temp file.
+
+    Examples
+    --------
+    >>> is_temp_name(".0.0." + "ab" * 16 + ".partial")
+    True
+    >>> is_temp_name("0.0")
+    False
+    """
+    return _TEMP_NAME.search(name) is not None
+
+
+def _fsync_dir(path: str) -> None:
+    """Flush a folder's entries to disk (no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class DirectoryStore(BaseStore):
+    """A store keeping each key as a file under a local folder.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The root folder. It need not exist: it is created on the first write.
+    normalize_keys : bool, optional
+        Lower-case every key.
+    dimension_separator : {None, '.', '/'}, optional
+        Default chunk key separator for arrays created in this store.
+    durable : bool, optional
+        fsync each written file and its folder before returning.
+    read_only : bool, optional
+        Refuse every write and delete.
+
+    Raises
+    ------
+    FSPathExistNotDir
+        If ``path`` exists and is not a folder.
+
+    Notes
+    -----
+    Keys are validated on every access (``../evil`` raises
+    :class:`~zarrdask.errors.KeyValidationError`) and a write never follows a
+    symlink out of the root. A folder where a key's file should be reads as a
+    missing key; permission and other OS errors propagate.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = DirectoryStore(tempfile.mkdtemp())
+    >>> store["foo/0.0"] = b"abc"
+    >>> store["foo/0.0"], list(store), store.listdir("foo")
+    (b'abc', ['foo/0.0'], ['0.0'])
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        normalize_keys: bool = False,
+        dimension_separator: str | None = None,
+        durable: bool = False,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        if dimension_separator not in (None, ".", "/"):
+            raise ValueError(
+                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
+            )
+        abspath = os.path.abspath(os.fspath(path))
+        if os.path.exists(abspath) and not os.path.isdir(abspath):
+            raise FSPathExistNotDir(f"path exists but is not a directory: {abspath!r}")
+        self.path = abspath
+        self.normalize_keys = bool(normalize_keys)
+        self._dimension_separator = dimension_separator
+        self.durable = bool(durable)
+        self.read_only = bool(read_only)
+
+    # -- pickling and identity ---------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "normalize_keys": self.normalize_keys,
+            "dimension_separator": self._dimension_separator,
+            "durable": self.durable,
+            "read_only": self.read_only,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Bypass subclass constructors (TempStore must not make a new folder).
+        DirectoryStore.__init__(self, **state)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.path == self.path  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    # -- key -> file path --------------------------------------------------------------
+
+    def _normalize_key(self, key: str) -> str:
+        if self.normalize_keys and isinstance(key, str):
+            key = key.lower()
+        validate_key(key)
+        if _TEMP_NAME.search(key):
+            raise KeyValidationError(
+                f"store key {key!r} ends like a temporary file ('.<32 hex>.partial'); "
+                "such names are reserved by DirectoryStore"
+            )
+        if os.name == "nt" and ":" in key:  # pragma: no cover - Windows only
+            raise KeyValidationError(f"store key {key!r} contains ':'")
+        return key
+
+    def _file_path(self, key: str) -> str:
+        if os.sep != "/":  # pragma: no cover - Windows only
+            key = key.replace("/", os.sep)
+        return os.path.join(self.path, key)
+
+    def _dir_path(self, path: str | None) -> tuple[str, str]:
+        """Normalise a hierarchy path; return it and its folder on disk."""
+        path = normalize_storage_path(path)
+        if self.normalize_keys:
+            path = path.lower()
+        return path, (self._file_path(path) if path else self.path)
+
+    def _check_no_escape(self, rel_dir: str) -> None:
+        """Refuse a folder path (relative, ``/``-separated) that leaves the root via a symlink."""
+        if not rel_dir:
+            return
+        current = self.path
+        for part in rel_dir.split("/"):
+            current = os.path.join(current, part)
+            if os.path.islink(current):
+                real_root = os.path.realpath(self.path)
+                if not _within(os.path.realpath(current), real_root):
+                    raise KeyValidationError(
+                        f"store path {rel_dir!r} leads outside the store root "
+                        f"{self.path!r} through the symlink {current!r}"
+                    )
+
+    # -- mapping -----------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> bytes:
+        key = self._normalize_key(key)
+        try:
+            with open(self._file_path(key), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError(key) from None
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        key = self._normalize_key(key)
+        self._check_writable(key)
+        self._check_no_escape(key.rpartition("/")[0])
+        data = as_buffer(value)
+        self._write_file(key, data)
+
+    def _write_file(self, key: str, data: Any) -> None:
+        """Write ``data`` to the file of ``key`` atomically (temp file + os.replace)."""
+        target = self._file_path(key)
+        folder, name = os.path.split(target)
+        temp = os.path.join(folder, f".{name[:_MAX_TEMP_STEM]}.{uuid.uuid4().hex}.partial")
+        try:
+            f = open(temp, "xb")
+        except FileNotFoundError:
+            self._makedirs(folder)
+            f = open(temp, "xb")
+        try:
+            with f:
+                f.write(data)
+                if self.durable:
+                    f.flush()
+                    os.fsync(f.fileno())
+            try:
+                os.replace(temp, target)
+            except IsADirectoryError:
+                # An empty leftover folder may be replaced; a non-empty one is data.
+                try:
+                    os.rmdir(target)
+                except OSError:
+                    raise IsADirectoryError(
+                        f"cannot write store key {key!r}: a non-empty folder is in the way "
+                        f"at {target!r}"
+                    ) from None
+                os.replace(temp, target)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        if self.durable:
+            _fsync_dir(folder)
+
+    def _makedirs(self, folder: str) -> None:
+        """Create ``folder`` and its missing parents (fsyncing their parents if durable)."""
+        if not self.durable:
+            os.makedirs(folder, exist_ok=True)
+            return
+        missing: list[str] = []
+        current = folder
+        while not os.path.isdir(current):
+            missing.append(current)
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+        for new in reversed(missing):
+            try:
+                os.mkdir(new)
+            except FileExistsError:
+                pass
+            _fsync_dir(os.path.dirname(new))
+
+    def __delitem__(self, key: str) -> None:
+        key = self._normalize_key(key)
+        self._check_writable(key)
+        self._check_no_escape(key.rpartition("/")[0])
+        path = self._file_path(key)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise KeyError(key) from None
+        except (IsADirectoryError, PermissionError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                raise KeyError(key) from None  # a folder is not a key
+            raise
+        if self.durable:
+            _fsync_dir(os.path.dirname(path))
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        return os.path.isfile(self._file_path(self._normalize_key(key)))
+
+    def _walk(self, folder: str, prefix: str) -> Iterator[str]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(entry.path, f"{prefix}{entry.name}/")
+            elif entry.is_file() and not _TEMP_NAME.search(entry.name):
+                yield f"{prefix}{entry.name}"
+
+    def __iter__(self) -> Iterator[str]:
+        return self._walk(self.path, "")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._walk(self.path, ""))
+
+    def clear(self) -> None:
+        """Remove every key (the root folder is removed; it is re-created on write)."""
+        self._check_writable("")
+        try:
+            shutil.rmtree(self.path)
+        except FileNotFoundError:
+            pass
+
+    # -- capabilities ------------------------------------------------------------------
+
+    def getitems(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Read several keys; missing keys are left out."""
+        out: dict[str, bytes] = {}
+        for key in keys:
+            try:
+                out[key] = self[key]
+            except KeyError:
+                continue
+        return out
+
+    def setitems(self, items: Mapping[str, bytes]) -> None:
+        """Write several keys (each atomically)."""
+        for key, value in items.items():
+            self[key] = value
+
+    def listdir(self, path: str | None = "") -> list[str]:
+        """Return the sorted names in the folder ``path`` (without temp files)."""
+        _, folder = self._dir_path(path)
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(n for n in names if not _TEMP_NAME.search(n))
+
+    def rmdir(self, path: str | None = "") -> None:
+        """Remove the folder ``path`` and everything in it (``""``: every key)."""
+        rel, folder = self._dir_path(path)
+        self._check_writable(rel)
+        if not rel:
+            self.clear()
+            return
+        self._check_no_escape(rel)
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            shutil.rmtree(folder)
+            if self.durable:
+                _fsync_dir(os.path.dirname(folder))
+
+    def getsize(self, path: str | None = "") -> int:
+        """Return the size of the file ``path``, or the sum of files directly in folder ``path``."""
+        _, folder = self._dir_path(path)
+        if os.path.isfile(folder):
+            return os.path.getsize(folder)
+        try:
+            with os.scandir(folder) as it:
+                return sum(
+                    e.stat().st_size
+                    for e in it
+                    if e.is_file() and not _TEMP_NAME.search(e.name)
+                )
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+
+    def rename(self, src_path: str, dst_path: str) -> None:
+        """Move the file or folder ``src_path`` to ``dst_path`` (``os.rename``).
+
+        Raises
+        ------
+        KeyError
+            If nothing exists at ``src_path``.
+        ValueError
+            If either path is the root or ``dst_path`` lies inside ``src_path``.
+        """
+        src_rel, src = self._dir_path(src_path)
+        dst_rel, dst = self._dir_path(dst_path)
+        self._check_writable(src_rel)
+        if not src_rel or not dst_rel:
+            raise ValueError(
+                f"cannot rename the store root: src_path={src_rel!r}, dst_path={dst_rel!r}"
+            )
+        if dst_rel.startswith(f"{src_rel}/"):
+            raise ValueError(f"cannot rename {src_rel!r} to {dst_rel!r}, a path inside itself")
+        if src_rel == dst_rel:
+            return
+        self._check_no_escape(src_rel.rpartition("/")[0])
+        self._check_no_escape(dst_rel.rpartition("/")[0])
+        if not os.path.lexists(src):
+            raise KeyError(src_rel)
+        self._makedirs(os.path.dirname(dst))
+        os.rename(src, dst)
+        if self.durable:
+            _fsync_dir(os.path.dirname(dst))
+            _fsync_dir(os.path.dirname(src))
+        # Prune folders emptied by the move, never the root itself.
+        parent = os.path.dirname(src)
+        while parent != self.path and _within(parent, self.path):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+
+
+class NestedDirectoryStore(DirectoryStore):
+    """A :class:`DirectoryStore` whose arrays default to the ``/`` chunk separator.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The root folder.
+    normalize_keys : bool, optional
+        Lower-case every key.
+    dimension_separator : {'/', None}, optional
+        Must be ``'/'`` (``None`` means ``'/'``).
+    durable : bool, optional
+        fsync each written file and its folder.
+    read_only : bool, optional
+        Refuse every write and delete.
+
+    Raises
+    ------
+    ValueError
+        If ``dimension_separator`` is not ``'/'``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        normalize_keys: bool = False,
+        dimension_separator: str | None = "/",
+        durable: bool = False,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        if dimension_separator is None:
+            dimension_separator = "/"
+        if dimension_separator != "/":
+            raise ValueError(
+                "NestedDirectoryStore only supports '/' as dimension_separator, "
+                f"not {dimension_separator!r}"
+            )
+        super().__init__(
+            path,
+            normalize_keys=normalize_keys,
+            dimension_separator=dimension_separator,
+            durable=durable,
+            read_only=read_only,
+        )
+
+
+def _remove_tree_at_exit(path: str) -> None:  # pragma: no cover - runs at exit
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class TempStore(DirectoryStore):
+    """A :class:`DirectoryStore` in a fresh temporary folder removed at interpreter exit.
+
+    Parameters
+    ----------
+    suffix, prefix, dir : str, optional
+        Passed to :func:`tempfile.mkdtemp`.
+    normalize_keys : bool, optional
+        Lower-case every key.
+    dimension_separator : {None, '.', '/'}, optional
+        Default chunk key separator for arrays created here.
+
+    Notes
+    -----
+    An unpickled copy points at the same folder and does not remove it.
+    """
+
+    def __init__(
+        self,
+        suffix: str = "",
+        prefix: str = "zarr",
+        dir: str | os.PathLike[str] | None = None,
+        normalize_keys: bool = False,
+        dimension_separator: str | None = None,
+    ) -> None:
+        path = tempfile.mkdtemp(suffix=suffix, prefix=prefix, dir=dir)
+        atexit.register(_remove_tree_at_exit, path)
+        super().__init__(
+            path, normalize_keys=normalize_keys, dimension_separator=dimension_separator
+        )
