@@ -191,7 +191,7 @@ def _direct_target(out: np.ndarray, p: ChunkProjection, io: ChunkIO) -> np.ndarr
     """The region of ``out`` to decode into directly, when that is possible."""
     if not p.is_full:
         return None
-    target = out[p.out_selection]
+    target = out[(*p.out_selection, Ellipsis)]  # a view, also for 0-d outputs
     if target.shape != io.spec.shape:
         return None
     contiguous = target.flags.c_contiguous if io.spec.order == "C" else target.flags.f_contiguous

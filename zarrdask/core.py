@@ -427,16 +427,14 @@ class Array:
                 block = self[block_start:block_end]
             yield block[i - block_start]
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            "store": self._store, "path": self._path, "read_only": self._read_only,
-            "chunk_store": self._chunk_store, "synchronizer": self._synchronizer,
-            "cache_metadata": self._cache_metadata, "cache_attrs": self._attrs.cache,
-            "write_empty_chunks": self._write_empty_chunks,
-        }
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+    def __reduce__(self) -> tuple[Any, ...]:
+        # positional and short: dask and xarray pickle arrays into every task
+        args: tuple[Any, ...] = (self._store, self._path, self._read_only, self._chunk_store,
+                                 self._synchronizer, self._cache_metadata, self._attrs.cache,
+                                 None, self._write_empty_chunks)
+        while len(args) > 1 and args[-1] == _REDUCE_DEFAULTS[len(args) - 1]:
+            args = args[:-1]
+        return (type(self), args)
 
     # ----------------------------------------------------------------- selection
 
@@ -637,6 +635,9 @@ class Array:
         return self[...].astype(dtype)
 
 
+_REDUCE_DEFAULTS = (None, "", False, None, None, True, True, None, False)
+
+
 class _Accessor:
     """The object behind ``oindex``, ``vindex`` and ``blocks``."""
 
@@ -684,8 +685,8 @@ def _prepare_value(value: Any, shape: tuple[int, ...], dtype: np.dtype,
     With ``lazy_ok``, an array-like of exactly the selection's shape that is not
     a numpy array (another Array, an h5py Dataset) is read region by region.
     """
-    if (not lazy_ok or isinstance(value, np.ndarray) or not hasattr(value, "shape")
-            or not hasattr(value, "__getitem__")):
+    if (not lazy_ok or isinstance(value, np.ndarray | np.generic)
+            or not hasattr(value, "__getitem__") or not getattr(value, "shape", ())):
         try:
             arr = np.asarray(value, dtype=dtype if dtype.shape == () else dtype.base)
         except (ValueError, TypeError) as e:

@@ -9,14 +9,14 @@ Infinity must be encoded as strings. This module knows nothing about stores.
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import dataclasses
 import json
 import math
 import numbers
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,8 @@ _REQUIRED_ARRAY_KEYS = ("shape", "chunks", "dtype", "compressor", "fill_value", 
 # dtype shorthands of zarr 2.x: name -> numcodecs codec id of the object codec it implies
 _OBJECT_SHORTHANDS = {"str": "vlen-utf8", "bytes": "vlen-bytes", "array": "vlen-array"}
 _FLOAT_STRINGS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# what numpy, base64 and the converters below raise for a value that does not fit a dtype
+_VALUE_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, UnicodeError)
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -167,6 +169,15 @@ def _load_object(data: bytes | str | Mapping[str, Any], key: str) -> dict[str, A
     return obj
 
 
+@contextmanager
+def _naming(key: str) -> Iterator[None]:
+    """Prefix the message of a :class:`MetadataError` raised inside with the store key."""
+    try:
+        yield
+    except MetadataError as e:
+        raise MetadataError(f"invalid metadata in {key!r}: {e}") from e
+
+
 def _check_zarr_format(value: Any) -> None:
     if type(value) is not int or value != ZARR_FORMAT:
         raise MetadataError(f"zarr_format must be the integer 2, got {value!r}")
@@ -272,7 +283,7 @@ def _descr_from_json(value: list) -> list[tuple]:
         if not isinstance(field, (list, tuple)) or len(field) not in (2, 3):
             raise MetadataError(f"structured dtype field {field!r} is not [name, dtype(, shape)]")
         name, sub = field[0], field[1]
-        if isinstance(name, (list, tuple)) and len(name) == 2 and all(isinstance(n, str) for n in name):
+        if isinstance(name, list) and len(name) == 2 and all(isinstance(n, str) for n in name):
             name = tuple(name)  # (title, name)
         elif not isinstance(name, str):
             raise MetadataError(f"structured dtype field name {name!r} is not a string")
@@ -285,7 +296,7 @@ def _descr_from_json(value: list) -> list[tuple]:
             if isinstance(shape, list):
                 shape = tuple(_check_dims(shape, f"shape of field {name!r}", minimum=0))
             elif type(shape) is not int or shape < 0:
-                raise MetadataError(f"shape of field {name!r} must be a list of ints, got {shape!r}")
+                raise MetadataError(f"shape of field {name!r} must be a list, got {shape!r}")
             fields.append((name, sub, shape))
         else:
             fields.append((name, sub))
@@ -322,10 +333,8 @@ def parse_dtype(value: Any, key: str = ARRAY_META_KEY) -> np.dtype:
     >>> parse_dtype([["a", "<i4"], ["b", ">f8", [2]]])
     dtype([('a', '<i4'), ('b', '>f8', (2,))])
     """
-    try:
+    with _naming(key):
         return _parse_dtype(value)
-    except MetadataError as e:
-        raise MetadataError(f"invalid metadata in {key!r}: {e}") from e
 
 
 # ----------------------------------------------------------------------------- fill values
@@ -379,7 +388,7 @@ def _to_complex(value: Any, dtype: np.dtype) -> Any:
         if len(value) != 2:
             raise ValueError("a complex fill value is a pair [real, imag]")
         real, imag = value
-    elif isinstance(value, (str, numbers.Number)) and not isinstance(value, (bool, np.bool_)):
+    elif isinstance(value, (str, numbers.Number, np.bool_)):
         number = complex(value)
         real, imag = number.real, number.imag
     else:
@@ -485,7 +494,7 @@ def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
         return np.zeros((), dtype=dtype)[()]
     try:
         return _coerce(fill_value, dtype)
-    except (ValueError, TypeError, OverflowError, UnicodeError) as e:
+    except _VALUE_ERRORS as e:
         raise ValueError(f"fill_value {fill_value!r} is not valid for dtype {dtype}: {e}") from e
 
 
@@ -552,7 +561,15 @@ def encode_fill_value(value: Any, dtype: np.dtype, object_codec: Any = None) -> 
 
 
 def _parse_fill_value(value: JSON, dtype: np.dtype, object_codec: Any = None) -> Any:
-    """Decode a JSON fill value leniently (as zarr-python reads them); raise on misfit."""
+    """Decode a JSON fill value; raise an unprefixed MetadataError if it does not fit."""
+    try:
+        return _decode_fill_value(value, dtype, object_codec)
+    except _VALUE_ERRORS as e:
+        raise MetadataError(f"fill_value {value!r} is not valid for dtype {dtype}: {e}") from e
+
+
+def _decode_fill_value(value: JSON, dtype: np.dtype, object_codec: Any) -> Any:
+    """Decode a JSON fill value leniently, as zarr-python reads them."""
     if value is None:
         return None
     kind = dtype.kind
@@ -566,7 +583,7 @@ def _parse_fill_value(value: JSON, dtype: np.dtype, object_codec: Any = None) ->
     if kind == "S" and isinstance(value, str):
         try:
             raw: Any = base64.standard_b64decode(value)
-        except (binascii.Error, ValueError):
+        except ValueError:  # binascii.Error
             raw = value  # written before base64 encoding, e.g. "0"
         return np.array(raw, dtype=dtype)[()]
     if kind == "S":
@@ -599,12 +616,8 @@ def parse_fill_value(
     >>> parse_fill_value(-9223372036854775808, np.dtype("M8[ns]"))
     np.datetime64('NaT','ns')
     """
-    try:
+    with _naming(key):
         return _parse_fill_value(value, dtype, object_codec)
-    except (ValueError, TypeError, OverflowError, KeyError, IndexError, binascii.Error) as e:
-        raise MetadataError(
-            f"invalid metadata in {key!r}: fill_value {value!r} is not valid for dtype {dtype}: {e}"
-        ) from e
 
 
 # ----------------------------------------------------------------------------- array metadata
@@ -628,7 +641,7 @@ def _check_dims(value: Any, name: str, minimum: int) -> tuple[int, ...]:
 
 def _check_codec_config(config: Any, name: str) -> dict[str, Any]:
     if not isinstance(config, Mapping) or not isinstance(config.get("id"), str):
-        raise MetadataError(f"{name} must be a codec config object with a string 'id', got {config!r}")
+        raise MetadataError(f"{name} must be a codec config with a string 'id', got {config!r}")
     return copy.deepcopy(dict(config))
 
 
@@ -677,7 +690,8 @@ class ArrayMeta:
             raise MetadataError(f"order must be 'C' or 'F', got {self.order!r}")
         if self.dimension_separator not in (None, ".", "/"):
             raise MetadataError(
-                f"dimension_separator must be '.' or '/' (or absent), got {self.dimension_separator!r}"
+                "dimension_separator must be '.' or '/' (or absent), "
+                f"got {self.dimension_separator!r}"
             )
         compressor = None
         if self.compressor is not None:
@@ -685,8 +699,10 @@ class ArrayMeta:
         filters = None
         if self.filters is not None:
             if not isinstance(self.filters, (list, tuple)):
-                raise MetadataError(f"filters must be null or a list of codec configs, got {self.filters!r}")
-            filters = tuple(_check_codec_config(f, f"filters[{i}]") for i, f in enumerate(self.filters))
+                raise MetadataError(f"filters must be null or a list, got {self.filters!r}")
+            filters = tuple(
+                _check_codec_config(f, f"filters[{i}]") for i, f in enumerate(self.filters)
+            )
         if self.dtype.hasobject and not filters:
             raise MetadataError(
                 f"dtype {encode_dtype(self.dtype)!r} holds objects, so its object codec must be "
@@ -769,20 +785,14 @@ def _array_meta_from_json(obj: dict[str, Any]) -> ArrayMeta:
     if dtype.kind == "V" and dtype.hasobject and obj["fill_value"] is not None:
         try:
             codec = _object_codec_from_filters(filters)
-        except (ValueError, TypeError, KeyError) as e:
+        except _VALUE_ERRORS as e:
             raise MetadataError(f"cannot decode fill_value without the object codec: {e}") from e
-    try:
-        fill_value = _parse_fill_value(obj["fill_value"], dtype, codec)
-    except (ValueError, TypeError, OverflowError, KeyError, IndexError, binascii.Error) as e:
-        raise MetadataError(
-            f"fill_value {obj['fill_value']!r} is not valid for dtype {dtype}: {e}"
-        ) from e
     return ArrayMeta(
         shape=obj["shape"],
         chunks=obj["chunks"],
         dtype=dtype,
         compressor=obj["compressor"],
-        fill_value=fill_value,
+        fill_value=_parse_fill_value(obj["fill_value"], dtype, codec),
         order=obj["order"],
         filters=filters,
         dimension_separator=obj.get("dimension_separator"),
@@ -790,7 +800,9 @@ def _array_meta_from_json(obj: dict[str, Any]) -> ArrayMeta:
     )
 
 
-def parse_array_meta(data: bytes | str | Mapping[str, Any], key: str = ARRAY_META_KEY) -> ArrayMeta:
+def parse_array_meta(
+    data: bytes | str | Mapping[str, Any], key: str = ARRAY_META_KEY
+) -> ArrayMeta:
     """Parse and fully validate a ``.zarray`` document (JSON bytes/str or a decoded mapping).
 
     Unknown extra keys are ignored. Codec configs are checked for shape only, so an
@@ -810,10 +822,8 @@ def parse_array_meta(data: bytes | str | Mapping[str, Any], key: str = ARRAY_MET
     ((4,), dtype('float32'), np.float32(nan))
     """
     obj = _load_object(data, key)
-    try:
+    with _naming(key):
         return _array_meta_from_json(obj)
-    except MetadataError as e:
-        raise MetadataError(f"invalid metadata in {key!r}: {e}") from e
 
 
 def encode_array_meta(meta: ArrayMeta) -> bytes:
@@ -834,7 +844,9 @@ class GroupMeta:
         _check_zarr_format(self.zarr_format)
 
 
-def parse_group_meta(data: bytes | str | Mapping[str, Any], key: str = GROUP_META_KEY) -> GroupMeta:
+def parse_group_meta(
+    data: bytes | str | Mapping[str, Any], key: str = GROUP_META_KEY
+) -> GroupMeta:
     """Parse a ``.zgroup`` document: a JSON object whose ``zarr_format`` is the integer 2.
 
     Examples
@@ -843,12 +855,10 @@ def parse_group_meta(data: bytes | str | Mapping[str, Any], key: str = GROUP_MET
     GroupMeta(zarr_format=2)
     """
     obj = _load_object(data, key)
-    if "zarr_format" not in obj:
-        raise MetadataError(f"invalid metadata in {key!r}: missing required key 'zarr_format'")
-    try:
+    with _naming(key):
+        if "zarr_format" not in obj:
+            raise MetadataError("missing required key 'zarr_format'")
         return GroupMeta(obj["zarr_format"])
-    except MetadataError as e:
-        raise MetadataError(f"invalid metadata in {key!r}: {e}") from e
 
 
 def encode_group_meta(meta: GroupMeta | None = None) -> bytes:

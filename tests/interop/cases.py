@@ -22,6 +22,9 @@ __all__ = [
     "CASES",
     "COMPRESSORS",
     "DEFAULT_COMPRESSOR",
+    "DTYPES",
+    "EXTRA_CASES",
+    "MATRIX_CASES",
     "Case",
     "assert_same_fill",
     "assert_same_values",
@@ -291,8 +294,12 @@ def _extras() -> list[Case]:
     ]
 
 
+#: The pairwise dtype x compressor x layout x filter selection (standard shape).
+MATRIX_CASES: list[Case] = _matrix()
+#: Other shapes and fill values: 1-d, 3-d, 0-d, an empty dimension, null/NaN/inf fills.
+EXTRA_CASES: list[Case] = _extras()
 #: Every interop case; ids are unique.
-CASES: list[Case] = _matrix() + _extras()
+CASES: list[Case] = MATRIX_CASES + EXTRA_CASES
 
 
 def case_by_id(case_id: str) -> Case:

@@ -98,6 +98,9 @@ class DirectoryStore(BaseStore):
     (b'abc', ['foo/0.0'], ['0.0'])
     """
 
+    #: Chunk I/O reads keys one by one on its decoding threads (see ``has_batch_io``).
+    _prefer_per_key_io = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],

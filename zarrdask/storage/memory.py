@@ -67,6 +67,9 @@ class MemoryStore(BaseStore):
     True
     """
 
+    #: Chunk I/O reads keys one by one on its decoding threads (see ``has_batch_io``).
+    _prefer_per_key_io = True
+
     def __init__(
         self,
         root: Mapping[str, Any] | None = None,
