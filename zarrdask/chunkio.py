@@ -361,7 +361,11 @@ def write_chunks(
             if not chunk.flags.writeable:
                 chunk = chunk.copy()
         target = chunk if fields is None else chunk[fields]
-        target[p.chunk_selection] = selected(p)
+        sel = p.chunk_selection
+        if scalar and target.dtype.hasobject:
+            # integer indices would store a 0-d object array itself, not its element
+            sel = _keep_dims(sel)
+        target[sel] = selected(p)
         if not io.write_empty_chunks and io.is_empty(chunk):
             return None
         return io.pipeline.encode(chunk, spec.order)
@@ -416,6 +420,13 @@ def write_chunks(
             setitems(io.chunk_store, to_set)
         if to_delete:
             delitems(io.chunk_store, to_delete)
+
+
+def _keep_dims(selection: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Integer indices as length-1 slices, so assigning a 0-d value broadcasts its element."""
+    if not selection:
+        return (Ellipsis,)
+    return tuple(slice(s, s + 1) if isinstance(s, int | np.integer) else s for s in selection)
 
 
 def _get_or_none(store: MutableMapping[str, Any], key: str) -> Any:

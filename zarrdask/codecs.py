@@ -137,6 +137,8 @@ class CodecPipeline:
             raise ValueError("cannot encode an object array without an object codec "
                              "(pass object_codec=, e.g. numcodecs.VLenUTF8())")
         data: Any = chunk.ravel(order=order)  # type: ignore[call-overload]
+        if data.dtype.hasobject and not data.flags.writeable:
+            data = data.copy()  # the object codecs need a writable buffer
         if data.dtype.kind in "mM":
             data = data.view("i8")
         for f in self.filters:
@@ -165,7 +167,11 @@ class CodecPipeline:
             If the data do not decode to exactly ``spec.nbytes`` bytes.
         """
         if spec.dtype.hasobject:
-            return self._decode_object(cdata, spec)
+            decoded = self._decode_object(cdata, spec)
+            if out is None:
+                return decoded
+            out[...] = decoded
+            return out
         expected = spec.nbytes
         data: Any = cdata
         c = self.compressor

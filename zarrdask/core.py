@@ -685,6 +685,12 @@ def _prepare_value(value: Any, shape: tuple[int, ...], dtype: np.dtype,
     With ``lazy_ok``, an array-like of exactly the selection's shape that is not
     a numpy array (another Array, an h5py Dataset) is read region by region.
     """
+    if dtype.hasobject and shape == () and not (isinstance(value, np.ndarray)
+                                                and value.ndim == 0):
+        # one element of an object array holds the value itself (a list, a dict, an array)
+        arr = np.empty((), dtype=object)
+        arr[()] = value
+        return arr
     if (not lazy_ok or isinstance(value, np.ndarray | np.generic)
             or not hasattr(value, "__getitem__") or not getattr(value, "shape", ())):
         try:

@@ -166,6 +166,8 @@ def _build_meta(
 ) -> ArrayMeta:
     shape = _normalize_shape(shape)
     dtype, object_codec = normalize_dtype(dtype, object_codec)
+    if dtype.shape:  # a sub-array dtype adds trailing axes, as in numpy
+        shape, dtype = shape + dtype.shape, dtype.base
     chunks = normalize_chunks(chunks, shape, dtype.itemsize)
     if order not in ("C", "F"):
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
@@ -176,6 +178,8 @@ def _build_meta(
 
         compressor = storage.default_compressor
     compressor = normalize_compressor(compressor)
+    if not shape:
+        compressor = None  # a 0-d array is never compressed (as zarr-python writes it)
     filters = [normalize_compressor(f) for f in filters or ()]
     if any(f is None for f in filters):
         raise ValueError("filters may not contain None")

@@ -429,7 +429,9 @@ def _to_void(value: Any, dtype: np.dtype) -> Any:
 
 def _to_datetime(value: Any, dtype: np.dtype) -> Any:
     native = dtype.newbyteorder("=")
-    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+    if isinstance(value, numbers.Integral) and not isinstance(
+        value, (bool, np.bool_, np.timedelta64)  # timedelta64 is Integral: keep its units
+    ):
         return np.array(int(value), dtype=np.int64).view(native)[()]
     return np.array(value, dtype=native)[()]
 
