@@ -20,6 +20,11 @@ from numcodecs.abc import Codec
 
 from zarrdask.errors import BadCompressorError, ChunkDecodeError
 
+try:  # numcodecs >= 0.15.2 refuses to unpickle unless the process opts in
+    from numcodecs.errors import UnsafeDecodeError as _UnsafeDecodeError
+except ImportError:  # pragma: no cover - older numcodecs
+    _UnsafeDecodeError = None  # type: ignore[assignment,misc]
+
 __all__ = ["ChunkSpec", "CodecPipeline", "get_codec", "normalize_compressor"]
 
 _BLOSC_HEADER = 16
@@ -222,6 +227,13 @@ class CodecPipeline:
         return f"CodecPipeline(filters={list(self.filters)!r}, compressor={self.compressor!r})"
 
 
-def decode_error(key: str, error: Exception) -> ChunkDecodeError:
-    """Wrap a decode failure in an error naming the chunk key."""
-    return ChunkDecodeError(f"cannot decode chunk {key!r}: {error}")
+def decode_error(key: str, error: Exception) -> Exception:
+    """Wrap a decode failure in an error naming the chunk key.
+
+    A refusal to unpickle (numcodecs' ``UnsafeDecodeError``, whose message says
+    how to allow it) keeps its type, so callers can catch it as numcodecs documents.
+    """
+    message = f"cannot decode chunk {key!r}: {error}"
+    if _UnsafeDecodeError is not None and isinstance(error, _UnsafeDecodeError):
+        return type(error)(message)
+    return ChunkDecodeError(message)

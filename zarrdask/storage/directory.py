@@ -125,18 +125,16 @@ class DirectoryStore(BaseStore):
 
     # -- pickling and identity ---------------------------------------------------------
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "normalize_keys": self.normalize_keys,
-            "dimension_separator": self._dimension_separator,
-            "durable": self.durable,
-            "read_only": self.read_only,
-        }
+    def __getstate__(self) -> tuple[Any, ...]:
+        # a tuple, not a dict: stores travel inside every dask task, so keep them small
+        return (self.path, self.normalize_keys, self._dimension_separator, self.durable,
+                self.read_only)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
         # Bypass subclass constructors (TempStore must not make a new folder).
-        DirectoryStore.__init__(self, **state)
+        path, normalize_keys, separator, durable, read_only = state
+        DirectoryStore.__init__(self, path, normalize_keys, separator, durable,
+                                read_only=read_only)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.path == self.path  # type: ignore[attr-defined]
