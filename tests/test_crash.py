@@ -170,3 +170,66 @@ def test_sigkill_never_tears_keys_long(
     assert changes > 0
     # Kills landed mid-write (temp files left behind) and still nothing showed in keys().
     assert leftovers > 0
+
+
+ARRAY_WRITER_SRC = """
+import sys
+import numpy as np
+import zarrdask
+root = sys.argv[1]
+z = zarrdask.open_array(root, mode="r+")
+versions = [np.full(z.shape, v, dtype=z.dtype) + np.arange(z.shape[1], dtype=z.dtype)
+            for v in (1000, 2000)]
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
+r = 0
+while True:
+    r += 1
+    z[...] = versions[r % 2]
+"""
+
+
+def test_sigkill_array_chunks_are_old_or_new(tmp_path: pathlib.Path) -> None:
+    """Kill an Array writer mid-write: every chunk decodes to one whole version."""
+    import numpy as np
+
+    import zarrdask
+
+    root = tmp_path / "a.zarr"
+    z = zarrdask.open_array(str(root), mode="w", shape=(400, 400), chunks=(50, 50), dtype="i4")
+    base = np.arange(400, dtype="i4")
+    z[...] = 1000 + base
+    rng = random.Random(3)
+    mixed_seen = False
+    for attempt in range(15):
+        proc = subprocess.Popen([sys.executable, "-c", ARRAY_WRITER_SRC, str(root)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=_writer_env())
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ready\n", proc.stderr.read() if proc.stderr else ""
+            time.sleep(rng.uniform(0.0, 0.3))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        z = zarrdask.open_array(str(root), mode="r")
+        assert z.nchunks_initialized == z.nchunks == 64, f"kill {attempt}"
+        assert _count_temp_files(root) == 0 or all(
+            not is_temp_name(k) for k in z.store)
+        data = z[...]
+        versions = set()
+        for i in range(8):
+            for j in range(8):
+                block = data[i * 50:(i + 1) * 50, j * 50:(j + 1) * 50] - base[j * 50:(j + 1) * 50]
+                values = np.unique(block)
+                assert len(values) == 1 and values[0] in (1000, 2000), (
+                    f"kill {attempt}: chunk {i}.{j} is torn: {values[:5]}")
+                versions.add(int(values[0]))
+        mixed_seen |= len(versions) == 2
+    assert mixed_seen, "no kill landed mid-write: the test proves nothing"

@@ -220,37 +220,40 @@ class CoordinateIndexer:
         self._bounds = np.array([0, npoints], dtype=np.intp) if npoints else np.zeros(1, np.intp)
 
     def _set_points(self, points: list[np.ndarray]) -> None:
-        """Group flat per-axis point indices by chunk (vectorised)."""
+        """Group flat per-axis point indices by chunk (vectorised, no loop per point)."""
         grid = self.grid
         n = int(points[0].size)
         self.shape = (n,)
         self.drop_axes = ()
-        chunk_ids = [p // d.chunk_len for p, d in zip(points, grid.dims, strict=True)]
+        chunk_ids = [p // d.chunk_len if d.chunk_len > 1 else p
+                     for p, d in zip(points, grid.dims, strict=True)]
         order: np.ndarray | None = None
+        starts = np.zeros(0, dtype=np.intp)
         if n > 1:
             key = _chunk_sort_key(chunk_ids, grid.cdata_shape)
             if key is None:  # grid too large to ravel: sort lexicographically
                 order = np.lexsort(tuple(reversed(chunk_ids)))
+                chunk_ids = [c[order] for c in chunk_ids]
                 changes = np.zeros(n - 1, dtype=bool)
                 for c in chunk_ids:
-                    changes |= np.diff(c[order]) != 0
-            elif bool(np.all(key[1:] >= key[:-1])):
-                changes = key[1:] != key[:-1]
+                    changes |= c[1:] != c[:-1]
             else:
-                order = np.argsort(key, kind="stable")
-                key = key[order]
                 changes = key[1:] != key[:-1]
+                if bool(np.any(key[1:][changes] < key[:-1][changes])):
+                    # stable: within a chunk, points keep their order (radix sort for
+                    # the small integer keys of grids up to 65536 chunks)
+                    order = np.argsort(key, kind="stable")
+                    key = key[order]
+                    changes = key[1:] != key[:-1]
+                    chunk_ids = [c[order] for c in chunk_ids]
             if order is not None:
                 points = [p[order] for p in points]
-                chunk_ids = [c[order] for c in chunk_ids]
             starts = np.flatnonzero(changes) + 1
-        else:
-            starts = np.zeros(0, dtype=np.intp)
         self._points = tuple(points)
         self._chunk_ids = tuple(chunk_ids)
         self._order = order
-        self._bounds = np.concatenate(([0], starts, [n])).astype(np.intp) if n else np.zeros(
-            1, np.intp)
+        self._bounds = (np.concatenate(([0], starts, [n])).astype(np.intp) if n
+                        else np.zeros(1, np.intp))
 
     @property
     def nchunks(self) -> int:
@@ -338,10 +341,21 @@ class CoordinateIndexer:
 
 
 def _chunk_sort_key(chunk_ids: list[np.ndarray], cdata_shape: tuple[int, ...]) -> np.ndarray | None:
-    """The raveled chunk index of every point, or None when the grid is too large."""
-    if math.prod(cdata_shape) >= 2**62:
+    """The raveled chunk index of every point in the smallest unsigned dtype that holds it.
+
+    None when the grid has too many chunks to ravel.
+    """
+    nchunks = math.prod(cdata_shape)
+    if nchunks >= 2**62:
         return None
-    return np.ravel_multi_index(tuple(chunk_ids), cdata_shape)
+    if len(cdata_shape) == 1:
+        key = chunk_ids[0]
+    else:
+        key = np.ravel_multi_index(tuple(chunk_ids), cdata_shape)
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if nchunks <= np.iinfo(dtype).max:
+            return key.astype(dtype)
+    return key
 
 
 class MaskIndexer(CoordinateIndexer):
