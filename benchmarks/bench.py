@@ -16,7 +16,7 @@ W2  read that array whole
 Usage::
 
     python benchmarks/bench.py                  # full size, 5 repeats
-    python benchmarks/bench.py --quick --repeat 1 --out /tmp/results.md
+    python benchmarks/bench.py --quick --repeat 1 --out quick-results.md
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -397,12 +396,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{label} {size / 1e6:.1f} MB (ratio {data.nbytes / size:.2f})"
         for label, size in ctx.stored_bytes.items() if size
     )
+    command_args = " ".join(argv if argv is not None else sys.argv[1:])
     report = "\n".join([
         "# zarrdask benchmark results",
         "",
         f"Median of {args.repeat} run(s), seconds; {shape[0]}x{shape[1]} int32, chunks "
         f"{chunks[0]}x{chunks[1]}, Blosc lz4 clevel 5 shuffle, DirectoryStore on local disk "
-        f"(same temp dir for all); {cache_note}.",
+        f"(same temp dir for all); {cache_note}; writes are timed until the last file is "
+        f"written (no fsync).",
         "",
         table,
         "",
@@ -410,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         *([f"Stored after W1: {stored}."] if stored else []),
         *[f"{line}." for line in describe_machine()],
         *[f"{line}." for line in skipped],
-        f"Command: `python benchmarks/bench.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        f"Command: `{' '.join(['python benchmarks/bench.py', command_args]).strip()}`",
         "",
     ])
     print()

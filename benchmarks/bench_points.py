@@ -26,14 +26,23 @@ SHAPE = (10000, 10000)
 CHUNKS = (1000, 1000)
 
 
-def _median_time(func: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times = []
-    result = None
+def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    result = func()
+    return time.perf_counter() - t0, result
+
+
+def _interleaved_medians(
+    funcs: dict[str, Callable[[], Any]], repeats: int
+) -> dict[str, tuple[float, Any]]:
+    """Median time of each function, run in turn so machine load hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in funcs}
+    results: dict[str, Any] = {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+        for name, func in funcs.items():
+            t, results[name] = _timed(func)
+            times[name].append(t)
+    return {name: (statistics.median(times[name]), results[name]) for name in funcs}
 
 
 def _fill(z: Any, data: np.ndarray) -> None:
@@ -44,9 +53,11 @@ def _fill(z: Any, data: np.ndarray) -> None:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run the benchmark and print medians and the ratio; return them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--store", choices=("directory", "memory"), default="directory")
+    parser.add_argument("--data", choices=("random", "compressible"), default="random",
+                        help="random int32 (incompressible) or small random ints")
     args = parser.parse_args(argv)
 
     import zarr
@@ -54,7 +65,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     import zarrdask
 
     rng = np.random.default_rng(42)
-    data = rng.integers(0, 2**31 - 1, size=SHAPE, dtype=np.int32)
+    high = 2**31 - 1 if args.data == "random" else 100
+    data = rng.integers(0, high, size=SHAPE, dtype=np.int32)
     points = tuple(rng.integers(0, s, size=args.points) for s in SHAPE)
     expected = data[points]
 
@@ -71,12 +83,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
         zd.vindex[points]  # warm-up (thread pool, page cache)
         z2.vindex[points]
-        t_zd, r_zd = _median_time(lambda: zd.vindex[points], args.repeats)
-        t_z2, r_z2 = _median_time(lambda: z2.vindex[points], args.repeats)
+        medians = _interleaved_medians(
+            {"zarrdask": lambda: zd.vindex[points], "zarr": lambda: z2.vindex[points]},
+            args.repeats,
+        )
+        (t_zd, r_zd), (t_z2, r_z2) = medians["zarrdask"], medians["zarr"]
     if not (np.array_equal(r_zd, expected) and np.array_equal(r_z2, expected)):
         raise AssertionError("point selection returned wrong values")
     ratio = t_zd / t_z2
-    print(f"points: {args.points} on {SHAPE} int32, chunks {CHUNKS}, {args.store} store")
+    print(f"points: {args.points} on {SHAPE} int32 ({args.data}), chunks {CHUNKS}, "
+          f"{args.store} store, median of {args.repeats}")
     print(f"zarrdask  median {t_zd * 1e3:9.1f} ms")
     print(f"zarr 2.x  median {t_z2 * 1e3:9.1f} ms")
     print(f"ratio zarrdask/zarr {ratio:.2f} ({'faster' if ratio < 1 else 'SLOWER'})")

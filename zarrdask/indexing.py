@@ -356,8 +356,9 @@ class BasicIndexer(_ProductIndexer):
 class OrthogonalIndexer(_ProductIndexer):
     """Indexer for orthogonal selections: per axis an int, slice, int array or bool array.
 
-    When more than one axis holds an array, selections are turned into open
-    meshes (``np.ix_``); integer axes then keep length 1 inside the chunk and
+    When more than one axis holds an array, or an array is combined with an
+    integer, selections are turned into open meshes (``np.ix_``); integer axes
+    then keep length 1 inside the chunk and
     are listed in ``drop_axes`` for the consumer to squeeze (read) or expand
     (write).
     """
@@ -368,7 +369,9 @@ class OrthogonalIndexer(_ProductIndexer):
             1 for p in self.dim_projections
             if p and isinstance(p[0].dim_chunk_sel, np.ndarray)
         )
-        self._use_ix = n_arrays > 1
+        # numpy moves the axes of advanced indices (arrays, and integers next to an
+        # array) to the front when they are not adjacent: open meshes avoid that
+        self._use_ix = n_arrays > 1 or (n_arrays == 1 and bool(self.int_axes))
         if self._use_ix:
             self.drop_axes = self.int_axes
 

@@ -238,14 +238,13 @@ class CoordinateIndexer:
                 for c in chunk_ids:
                     changes |= c[1:] != c[:-1]
             else:
-                changes = key[1:] != key[:-1]
-                if bool(np.any(key[1:][changes] < key[:-1][changes])):
+                if bool(np.any(key[1:] < key[:-1])):
                     # stable: within a chunk, points keep their order (radix sort for
                     # the small integer keys of grids up to 65536 chunks)
                     order = np.argsort(key, kind="stable")
                     key = key[order]
-                    changes = key[1:] != key[:-1]
                     chunk_ids = [c[order] for c in chunk_ids]
+                changes = key[1:] != key[:-1]
             if order is not None:
                 points = [p[order] for p in points]
             starts = np.flatnonzero(changes) + 1
