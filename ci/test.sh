@@ -8,6 +8,8 @@
 #   ZARRDASK_SKIP_INSTALL=1  do not run `pip install -e '.[test]'`
 #   ZARRDASK_SKIP_VENVS=1    do not run ci/make_venvs.sh (zarr 3 tests then make the venv
 #                            themselves, or skip with the reason)
+#   ZARRDASK_SKIP_SERVICES=1 do not run ci/install_services.sh (redis, moto, azurite, mongoeco;
+#                            tests/servers.py starts them, a test skips if its binary is missing)
 # Services: if ci/services.sh exists it is sourced before pytest. It may define a function
 # `services_stop`, which is called on exit (see the trap below).
 # The exit code is pytest's.
@@ -30,6 +32,11 @@ if [ "${ZARRDASK_SKIP_VENVS:-0}" != "1" ]; then
     if ! PYTHON="$PYTHON" bash ci/make_venvs.sh; then
         log "WARNING: ci/make_venvs.sh failed; zarr 3 interop tests will skip"
     fi
+fi
+
+if [ "${ZARRDASK_SKIP_SERVICES:-0}" != "1" ]; then
+    log "installing the store test servers (ci/install_services.sh)"
+    PYTHON="$PYTHON" bash ci/install_services.sh
 fi
 
 cleanup() {

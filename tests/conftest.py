@@ -24,3 +24,13 @@ def zarr3_runner() -> Zarr3Runner:
         return Zarr3Runner(ensure_zarr3())
     except Zarr3Unavailable as exc:
         pytest.skip(f"zarr-python 3 unavailable: {exc}")
+
+
+# --- real servers for the network stores (tests/servers.py) ----------------------------------
+
+from tests.servers import (  # noqa: E402,F401  (fixtures are found by name)
+    azurite_server,
+    mongo_server,
+    redis_server,
+    s3_server,
+)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from zarrdask import config, errors, storage
 from zarrdask.attrs import Attributes
 from zarrdask.codecs import CodecPipeline
+from zarrdask.consolidated import consolidate_metadata, open_consolidated
 from zarrdask.convenience import load, open, save, save_array
+from zarrdask.copying import copy, copy_all, copy_store
 from zarrdask.core import Array
 from zarrdask.creation import (
     array,
@@ -25,6 +27,7 @@ from zarrdask.creation import (
     zeros,
     zeros_like,
 )
+from zarrdask.hierarchy import Group, group, open_group, save_group, tree
 from zarrdask.storage import (
     DirectoryStore,
     KVStore,
@@ -37,6 +40,16 @@ from zarrdask.sync import ProcessSynchronizer, ThreadSynchronizer
 __version__ = "0.1.0"
 
 __all__ = [
+    "tree",
+    "save_group",
+    "open_group",
+    "open_consolidated",
+    "group",
+    "copy_store",
+    "copy_all",
+    "copy",
+    "consolidate_metadata",
+    "Group",
     "Array",
     "Attributes",
     "CodecPipeline",

@@ -61,14 +61,32 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def _run(func: Callable[[Any], None], items: Sequence[Any], chunk_nbytes: int) -> None:
-    """Run ``func`` over ``items``, fanning out to the pool when it pays."""
+    """Run ``func`` over ``items`` on the codec pool when that pays.
+
+    Large chunks go to the pool one by one (codec work dominates and balances
+    well). Small chunks go in one contiguous batch per thread, so the pool
+    costs a few hand-offs per call rather than one per chunk, while file I/O
+    and codec calls (which release the GIL) still overlap.
+    """
     n_threads = int(config.codec_threads)
-    if (len(items) < 2 or n_threads < 2 or chunk_nbytes < config.min_parallel_chunk_bytes
+    if (len(items) < 2 or n_threads < 2
             or threading.current_thread().name.startswith("zarrdask-codec")):
         for item in items:
             func(item)
         return
-    for _ in _executor().map(func, items):
+    pool = _executor()
+    if chunk_nbytes >= config.min_parallel_chunk_bytes:
+        for _ in pool.map(func, items):
+            pass
+        return
+    n = min(n_threads, len(items))
+    bounds = [len(items) * k // n for k in range(n + 1)]
+
+    def run_batch(k: int) -> None:
+        for item in items[bounds[k]:bounds[k + 1]]:
+            func(item)
+
+    for _ in pool.map(run_batch, range(n)):
         pass
 
 
