@@ -361,6 +361,10 @@ def test_flatten_value() -> None:
     assert ix.flatten_value(7) == 7
     sub = ix.flatten_value(np.zeros((2, 3, 4)))  # a sub-array field value
     assert sub.shape == (6, 4)
+    one = ix.flatten_value(np.arange(4), np.dtype(("i2", (4,))))  # one value for all points
+    assert one.shape == (6, 4)
+    with pytest.raises(ValueError, match=r"shape \(3, 2\) .* shape \(2, 3\)"):
+        ix.flatten_value(np.ones((3, 2)))
 
 
 def test_zero_d_grid() -> None:

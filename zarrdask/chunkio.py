@@ -160,7 +160,10 @@ class ChunkIO:
             if chunk.dtype.hasobject:
                 chunk.fill(None)
             else:
-                chunk.view("u1").fill(0) if chunk.flags.forc else chunk.fill(0)
+                if chunk.flags.forc:  # a 1-d view: viewing an F-order chunk can fail
+                    chunk.reshape(-1, order="A").view("u1").fill(0)
+                else:
+                    chunk[...] = np.zeros((), chunk.dtype)
         else:
             chunk[...] = fill
         return chunk
@@ -207,8 +210,8 @@ def _batched(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
 
 def _direct_target(out: np.ndarray, p: ChunkProjection, io: ChunkIO) -> np.ndarray | None:
     """The region of ``out`` to decode into directly, when that is possible."""
-    if not p.is_full:
-        return None
+    if not p.is_full or not all(isinstance(s, slice) for s in p.out_selection):
+        return None  # an array index would give a copy of out, not a view into it
     target = out[(*p.out_selection, Ellipsis)]  # a view, also for 0-d outputs
     if target.shape != io.spec.shape:
         return None
@@ -255,7 +258,8 @@ def read_chunks(
         if fields is not None and fill is not None:
             fill = np.asarray(fill, dtype=io.spec.dtype)[fields]
         if fill is None:
-            out[p.out_selection] = None if out.dtype.hasobject else 0
+            # zero bytes, not the number 0 (which a structured dtype turns into b"0")
+            out[p.out_selection] = None if out.dtype.hasobject else np.zeros((), out.dtype)
         else:
             out[p.out_selection] = fill
 
@@ -343,7 +347,7 @@ def write_chunks(
         return v
 
     def full_chunk(p: ChunkProjection) -> np.ndarray:
-        v = value[p.out_selection]
+        v = selected(p)  # with the dropped (integer) axes back, as the chunk has them
         if v.shape == spec.shape and v.dtype == spec.dtype:
             contiguous = v.flags.c_contiguous if spec.order == "C" else v.flags.f_contiguous
             if contiguous:

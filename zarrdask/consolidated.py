@@ -10,27 +10,29 @@ document is stale against the live metadata. :class:`ConsolidatingStore` keeps
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from zarrdask.errors import (
-    KeyValidationError,
-    MetadataError,
-    PathNotFoundError,
-    ReadOnlyError,
+from zarrdask.consolidated_format import (
+    StaleMetadataWarning,
+    collect_metadata,
+    encode_consolidated,
+    find_stale,
+    is_node_meta_key,
+    parse_consolidated,
+    stale_message,
 )
+from zarrdask.errors import MetadataError, PathNotFoundError, ReadOnlyError
 from zarrdask.keys import (
-    ARRAY_META_KEY,
-    ATTRS_KEY,
     CONSOLIDATED_KEY,
-    GROUP_META_KEY,
     join_path,
     normalize_storage_path,
     prefix_of,
     validate_key,
 )
-from zarrdask.meta import json_dumps, json_loads, parse_array_meta, parse_attrs, parse_group_meta
+from zarrdask.meta import json_loads
 from zarrdask.storage._base import (
     BaseStore,
     contains_array,
@@ -38,6 +40,7 @@ from zarrdask.storage._base import (
     delitems,
     getitems,
     getsize,
+    has_batch_io,
     is_readonly,
     listdir,
     rename,
@@ -57,158 +60,11 @@ __all__ = [
     "parse_consolidated",
 ]
 
-_NODE_META_NAMES = (ARRAY_META_KEY, GROUP_META_KEY, ATTRS_KEY)
-_FORMAT = 1
-
-
-class StaleMetadataWarning(UserWarning):
-    """Consolidated metadata differs from the live metadata of the store."""
-
-
-def _is_node_meta_key(key: str) -> bool:
-    """Whether ``key`` is a ``.zarray``, ``.zgroup`` or ``.zattrs`` document."""
-    return key.rsplit("/", 1)[-1] in _NODE_META_NAMES
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def parse_consolidated(data: Any, key: str = CONSOLIDATED_KEY) -> dict[str, dict[str, Any]]:
-    """Parse and fully validate a ``.zmetadata`` document; return its ``metadata`` mapping.
-
-    Raises
-    ------
-    MetadataError
-        If the document is not JSON, not an object, has a ``zarr_consolidated_format``
-        other than 1, or holds an entry that is not a valid metadata document; the
-        message names ``key`` (and the entry).
-
-    Examples
-    --------
-    >>> parse_consolidated(b'{"zarr_consolidated_format": 1, '
-    ...                    b'"metadata": {".zgroup": {"zarr_format": 2}}}')
-    {'.zgroup': {'zarr_format': 2}}
-    """
-    obj = json_loads(data, key)
-    if not isinstance(obj, dict):
-        raise MetadataError(f"{key!r} must hold a JSON object, but holds a {type(obj).__name__}")
-    fmt = obj.get("zarr_consolidated_format")
-    if fmt != _FORMAT or isinstance(fmt, bool):
-        raise MetadataError(
-            f"{key!r} has zarr_consolidated_format {fmt!r}; only format {_FORMAT} is supported"
-        )
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, dict):
-        raise MetadataError(
-            f"{key!r}: 'metadata' must be a JSON object of store keys to documents, "
-            f"got {type(metadata).__name__}"
-        )
-    for entry, doc in metadata.items():
-        where = f"{key}[{entry!r}]"
-        try:
-            validate_key(entry)
-        except KeyValidationError as e:
-            raise MetadataError(f"{key!r} holds an invalid store key: {e}") from None
-        name = entry.rsplit("/", 1)[-1]
-        if name == ARRAY_META_KEY:
-            parse_array_meta(doc, key=where)
-        elif name == GROUP_META_KEY:
-            parse_group_meta(doc, key=where)
-        elif name == ATTRS_KEY:
-            parse_attrs(doc, key=where)
-        else:
-            raise MetadataError(
-                f"{key!r} holds {entry!r}, which is not a .zarray, .zgroup or .zattrs key"
-            )
-    return metadata
-
-
-def encode_consolidated(metadata: Mapping[str, Any]) -> bytes:
-    """Encode a ``.zmetadata`` document (strict JSON, indent 4, sorted keys) as zarr-python does.
-
-    Raises
-    ------
-    ValueError
-        If a document holds NaN or an infinity (strict JSON cannot store them).
-    """
-    doc = {"metadata": dict(metadata), "zarr_consolidated_format": _FORMAT}
-    try:
-        return json_dumps(doc)
-    except ValueError as e:
-        raise ValueError(f"cannot write consolidated metadata: {e}") from e
-
 
 def _base_store(store: Any) -> Any:
     while isinstance(store, (ConsolidatingStore, ConsolidatedMetadataStore)):
         store = store.store
     return store
-
-
-def _collect(store: Mapping[str, Any]) -> dict[str, Any]:
-    """Read every metadata document of a store (one listing, one batched read)."""
-    keys = sorted(k for k in list(store.keys()) if _is_node_meta_key(k))
-    values = getitems(store, keys)
-    metadata: dict[str, Any] = {}
-    for key in keys:
-        if key not in values:  # deleted meanwhile
-            continue
-        doc = json_loads(values[key], key)
-        if not isinstance(doc, dict):
-            raise MetadataError(
-                f"{key!r} must hold a JSON object, but holds a {type(doc).__name__}"
-            )
-        metadata[key] = doc
-    return metadata
-
-
-def find_stale(store: Mapping[str, Any], metadata: Mapping[str, Any],
-               metadata_key: str = CONSOLIDATED_KEY) -> list[str]:
-    """Compare consolidated ``metadata`` with the live documents of ``store``.
-
-    Every consolidated document is re-read, and the members of every
-    consolidated group are listed to find documents added since.
-
-    Returns
-    -------
-    list of str
-        One line per difference; empty when the consolidated metadata is current.
-    """
-    problems: list[str] = []
-    live = getitems(store, sorted(metadata))
-    for key in sorted(metadata):
-        if key not in live:
-            problems.append(f"{key!r} was deleted")
-            continue
-        try:
-            value = json_loads(live[key], key)
-        except MetadataError:
-            problems.append(f"{key!r} is no longer valid JSON")
-            continue
-        if _canonical(value) != _canonical(metadata[key]):
-            problems.append(f"{key!r} changed")
-    nodes = {k.rsplit("/", 1)[0] if "/" in k else "" for k in metadata
-             if not k.endswith(ATTRS_KEY)}
-    candidates = {join_path(n, ATTRS_KEY) for n in nodes}
-    for key in metadata:
-        if key.rsplit("/", 1)[-1] == GROUP_META_KEY:
-            group = key[: -len(GROUP_META_KEY)].rstrip("/")
-            for name in listdir(store, group):
-                if name not in (*_NODE_META_NAMES, CONSOLIDATED_KEY):
-                    candidates.update(join_path(group, name, m) for m in _NODE_META_NAMES)
-    for key in sorted(candidates - set(metadata)):
-        if key in store:
-            problems.append(f"{key!r} was added")
-    return problems
-
-
-def _stale_message(problems: Sequence[str], metadata_key: str) -> str:
-    shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
-    return (
-        f"consolidated metadata {metadata_key!r} is stale: {len(problems)} metadata "
-        f"document(s) differ from the store ({shown}); the hierarchy shows the consolidated "
-        "state. Call zarrdask.consolidate_metadata(store) to refresh it."
-    )
 
 
 class ConsolidatedMetadataStore(BaseStore):
@@ -264,8 +120,13 @@ class ConsolidatedMetadataStore(BaseStore):
         """Whether the wrapped store refuses data writes."""
         return is_readonly(self.store)
 
+    @property
+    def _prefer_per_key_io(self) -> bool:
+        """Chunk I/O batches reads through the wrapper only where the wrapped store does."""
+        return not has_batch_io(self.store)
+
     def _is_meta(self, key: str) -> bool:
-        return _is_node_meta_key(key) or key == self.metadata_key
+        return is_node_meta_key(key) or key == self.metadata_key
 
     def _refuse(self, key: str) -> None:
         raise ReadOnlyError(
@@ -281,19 +142,19 @@ class ConsolidatedMetadataStore(BaseStore):
     # -- mapping ------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> bytes:
-        if _is_node_meta_key(key):
+        if is_node_meta_key(key):
             # lenient encoding: documents written by other tools may hold bare NaN
             return json.dumps(self.metadata[key], indent=4, sort_keys=True).encode()
         return self.store[key]
 
     def __contains__(self, key: object) -> bool:
-        if isinstance(key, str) and _is_node_meta_key(key):
+        if isinstance(key, str) and is_node_meta_key(key):
             return key in self.metadata
         return key in self.store
 
     def __iter__(self) -> Iterator[str]:
         yield from sorted(self.metadata)
-        yield from (k for k in list(self.store.keys()) if not _is_node_meta_key(k))
+        yield from (k for k in list(self.store.keys()) if not is_node_meta_key(k))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -321,8 +182,8 @@ class ConsolidatedMetadataStore(BaseStore):
 
     def getitems(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Read several keys: metadata from the consolidated document, the rest in one batch."""
-        out = {k: self[k] for k in keys if _is_node_meta_key(k) and k in self.metadata}
-        out.update(getitems(self.store, [k for k in keys if not _is_node_meta_key(k)]))
+        out = {k: self[k] for k in keys if is_node_meta_key(k) and k in self.metadata}
+        out.update(getitems(self.store, [k for k in keys if not is_node_meta_key(k)]))
         return out
 
     def setitems(self, items: Mapping[str, bytes]) -> None:
@@ -393,6 +254,7 @@ class ConsolidatingStore(BaseStore):
                  metadata_key: str = CONSOLIDATED_KEY) -> None:
         self.store = store
         self.metadata_key = validate_key(metadata_key)
+        self._lock = threading.RLock()  # one rewrite of .zmetadata at a time in this process
 
     def __getstate__(self) -> dict[str, Any]:
         return {"store": self.store, "metadata_key": self.metadata_key}
@@ -406,26 +268,35 @@ class ConsolidatingStore(BaseStore):
         return is_readonly(self.store)
 
     @property
+    def _prefer_per_key_io(self) -> bool:
+        """Chunk I/O batches reads through the wrapper only where the wrapped store does."""
+        return not has_batch_io(self.store)
+
+    @property
     def _dimension_separator(self) -> str | None:
         return getattr(self.store, "_dimension_separator", None)
 
-    def _sync(self, written: Mapping[str, Any] = (), removed: Iterable[str] = (),  # type: ignore[assignment]
+    def _sync(self, written: Mapping[str, Any] | None = None, removed: Iterable[str] = (),
               removed_prefix: str | None = None, moved: tuple[str, str] | None = None) -> None:
         """Apply a metadata change to the consolidated document and rewrite it."""
-        written = {k: v for k, v in dict(written).items() if _is_node_meta_key(k)}
-        removed = [k for k in removed if _is_node_meta_key(k)]
-        if not (written or removed or removed_prefix is not None or moved):
+        meta_written = {k: v for k, v in (written or {}).items() if is_node_meta_key(k)}
+        meta_removed = [k for k in removed if is_node_meta_key(k)]
+        if not (meta_written or meta_removed or removed_prefix is not None or moved):
             return
+        with self._lock:
+            try:
+                self._sync_locked(meta_written, meta_removed, removed_prefix, moved)
+            except MetadataError as e:
+                warnings.warn(f"consolidated metadata {self.metadata_key!r} not updated: {e}",
+                              StaleMetadataWarning, stacklevel=3)
+
+    def _sync_locked(self, written: dict[str, Any], removed: list[str],
+                     removed_prefix: str | None, moved: tuple[str, str] | None) -> None:
         try:
             data = self.store[self.metadata_key]
         except KeyError:
             return
-        try:
-            metadata = parse_consolidated(data, self.metadata_key)
-        except MetadataError as e:
-            warnings.warn(f"consolidated metadata not updated: {e}", StaleMetadataWarning,
-                          stacklevel=3)
-            return
+        metadata = parse_consolidated(data, self.metadata_key)
         for key in removed:
             metadata.pop(key, None)
         if removed_prefix is not None:
@@ -456,12 +327,12 @@ class ConsolidatingStore(BaseStore):
 
     def __setitem__(self, key: str, value: bytes) -> None:
         self.store[key] = value
-        if _is_node_meta_key(key):
+        if is_node_meta_key(key):
             self._sync(written={key: value})
 
     def __delitem__(self, key: str) -> None:
         del self.store[key]
-        if _is_node_meta_key(key):
+        if is_node_meta_key(key):
             self._sync(removed=[key])
 
     def __eq__(self, other: object) -> bool:
@@ -570,7 +441,7 @@ def consolidate_metadata(store: Any, metadata_key: str = CONSOLIDATED_KEY, *,
 
     store = _base_store(normalize_store_arg(store, mode="w"))
     validate_key(metadata_key)
-    store[metadata_key] = encode_consolidated(_collect(store))
+    store[metadata_key] = encode_consolidated(collect_metadata(store))
     return open_consolidated(store, metadata_key=metadata_key, path=path, check_stale=False)
 
 
@@ -621,7 +492,7 @@ def open_consolidated(store: Any, metadata_key: str = CONSOLIDATED_KEY, mode: st
     if check_stale:
         problems = meta_store.find_stale()
         if problems:
-            warnings.warn(_stale_message(problems, metadata_key), StaleMetadataWarning,
+            warnings.warn(stale_message(problems, metadata_key), StaleMetadataWarning,
                           stacklevel=2)
     common = {"read_only": mode == "r", "chunk_store": chunk_store,
               "synchronizer": kwargs.pop("synchronizer", None),

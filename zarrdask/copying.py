@@ -1,4 +1,4 @@
-"""Copying: ``copy``/``copy_all`` between zarrdask and h5py hierarchies, ``copy_store`` between stores.
+"""Copying: ``copy``/``copy_all`` between zarrdask and h5py groups, ``copy_store`` between stores.
 
 Arrays are copied block by block along the destination's chunks, so memory
 use is bounded by one chunk whatever the array size; ``copy_store`` copies
@@ -320,7 +320,8 @@ def _blocks(shape: tuple[int, ...], chunks: Any, itemsize: int) -> Iterator[tupl
         yield tuple(slice(o, min(o + c, s)) for o, c, s in zip(start, chunks, shape, strict=True))
 
 
-def _creation_args(source: Any, dest: Any, create_kws: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _creation_args(source: Any, dest: Any,
+                   create_kws: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The reader of ``source`` and the ``create_dataset`` arguments for its copy in ``dest``."""
     kws = dict(create_kws)
     kws.setdefault("chunks", source.chunks)

@@ -151,6 +151,9 @@ class Array:
     def _write_op(self, f: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a metadata-changing body under the ``.zarray`` lock (the one lock seam)."""
         self._check_writable()
+        if getattr(self._store, "metadata_read_only", False):  # opened with open_consolidated
+            raise ReadOnlyError(f"the metadata of array {self.name or '/'} is read-only "
+                                "(opened with open_consolidated): resize and append are refused")
         if self._synchronizer is None:
             return f(*args, **kwargs)
         with self._synchronizer[self._prefix + ARRAY_META_KEY]:
@@ -507,7 +510,8 @@ class Array:
         from zarrdask.indexing_points import CoordinateIndexer
 
         indexer = CoordinateIndexer(selection, self._grid)
-        self._write(indexer, indexer.flatten_value(value), fields)
+        value = indexer.flatten_value(value, check_fields(fields, self.dtype))
+        self._write(indexer, value, fields)
 
     def get_mask_selection(self, selection: Any, out: np.ndarray | None = None,
                            fields: Any = None) -> Any:

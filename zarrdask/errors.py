@@ -24,6 +24,7 @@ __all__ = [
     "ZarrdaskError",
     "ChunkDecodeError",
     "KeyValidationError",
+    "WriteOnceError",
 ]
 
 
@@ -143,3 +144,11 @@ class ChunkDecodeError(ZarrdaskError, ValueError):
 
 class KeyValidationError(ZarrdaskError, ValueError):
     """A store key or path is not allowed (``..``, absolute, empty segment, NUL...)."""
+
+
+class WriteOnceError(ZarrdaskError, NotImplementedError):
+    """A key of a write-once store (``ZipStore``) was rewritten with other bytes, or deleted.
+
+    Subclasses :class:`NotImplementedError`, which zarr-python 2 raised for deletes
+    from a zip store.
+    """

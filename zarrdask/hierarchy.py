@@ -7,8 +7,7 @@ segments, no reserved metadata names) before anything is written.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,8 @@ from zarrdask.errors import (
     KeyValidationError,
     ReadOnlyError,
 )
+from zarrdask.group_io import LazyLoader, save_group
+from zarrdask.group_members import MemberMethods
 from zarrdask.info import InfoReporter
 from zarrdask.keys import (
     ATTRS_KEY,
@@ -33,10 +34,15 @@ from zarrdask.keys import (
     normalize_storage_path,
     prefix_of,
 )
-from zarrdask.meta import GroupMeta, encode_group_meta, parse_group_meta
+from zarrdask.meta import GroupMeta, parse_group_meta
 from zarrdask.storage import normalize_store_arg
-from zarrdask.storage._base import contains_array, contains_group, listdir, rename, rmdir
-from zarrdask.storage._base import store_type_name
+from zarrdask.storage._base import (
+    contains_array,
+    contains_group,
+    listdir,
+    rmdir,
+    store_type_name,
+)
 from zarrdask.tree import TreeViewer
 
 __all__ = ["Group", "LazyLoader", "group", "open_group", "save_group", "tree"]
@@ -66,10 +72,11 @@ def _check_member_name(name: Any) -> str:
 
 def _check_zarr_version(zarr_version: Any) -> None:
     if zarr_version not in (None, 2):
-        raise ValueError(f"zarrdask implements Zarr format 2 only; got zarr_version={zarr_version!r}")
+        raise ValueError(
+            f"zarrdask implements Zarr format 2 only; got zarr_version={zarr_version!r}")
 
 
-class Group(MutableMapping[str, Any]):
+class Group(MemberMethods, MutableMapping[str, Any]):
     """A group of arrays and groups in a store, with the h5py-style API of zarr 2.x.
 
     Parameters
@@ -214,13 +221,21 @@ class Group(MutableMapping[str, Any]):
         with self._synchronizer[self._prefix + GROUP_META_KEY]:
             return f(*args, **kwargs)
 
+    def _array(self, path: str) -> Array:
+        return Array(self._store, path=path, read_only=self._read_only,
+                     chunk_store=self._chunk_store, synchronizer=self._synchronizer,
+                     cache_attrs=self._attrs.cache)
+
+    def _group(self, path: str) -> Group:
+        return Group(self._store, path=path, read_only=self._read_only,
+                     chunk_store=self._chunk_store, cache_attrs=self._attrs.cache,
+                     synchronizer=self._synchronizer)
+
     def _node(self, path: str) -> Array | Group | None:
-        common = {"read_only": self._read_only, "chunk_store": self._chunk_store,
-                  "synchronizer": self._synchronizer, "cache_attrs": self._attrs.cache}
         if contains_array(self._store, path):
-            return Array(self._store, path=path, **common)
+            return self._array(path)
         if contains_group(self._store, path):
-            return Group(self._store, path=path, **common)
+            return self._group(path)
         return None
 
     def _names(self) -> Iterator[tuple[str, str]]:
@@ -290,28 +305,24 @@ class Group(MutableMapping[str, Any]):
     def groups(self) -> Iterator[tuple[str, Group]]:
         """``(name, group)`` for each member group, sorted by name."""
         for name in self.group_keys():
-            yield name, self[name]
+            yield name, self._group(self._prefix + name)
 
     def array_keys(self, recurse: bool = False) -> Iterator[str]:
-        """Names of the member arrays; with ``recurse``, arrays of subgroups too (as zarr 2.x: basenames)."""
+        """Names of member arrays; with ``recurse`` also of deeper ones (basenames, as zarr 2)."""
         for name, _ in self._array_iter(recurse):
             yield name
 
     def arrays(self, recurse: bool = False) -> Iterator[tuple[str, Array]]:
         """``(name, array)`` for each member array (with ``recurse``, of subgroups too)."""
         for name, path in self._array_iter(recurse):
-            node = self._node(path)
-            assert isinstance(node, Array)
-            yield name, node
+            yield name, self._array(path)
 
     def _array_iter(self, recurse: bool) -> Iterator[tuple[str, str]]:
         for name, path in self._names():
             if contains_array(self._store, path):
                 yield name, path
             elif recurse and contains_group(self._store, path):
-                sub = self._node(path)
-                assert isinstance(sub, Group)
-                yield from sub._array_iter(recurse)
+                yield from self._group(path)._array_iter(recurse)
 
     def _walk(self) -> Iterator[tuple[str, Array | Group]]:
         """Every member at any depth, pre-order, as (path relative to this group, node)."""
@@ -402,205 +413,6 @@ class Group(MutableMapping[str, Any]):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
-
-    # ------------------------------------------------------------------ groups
-
-    def create_group(self, name: str, overwrite: bool = False) -> Group:
-        """Create a subgroup (and missing intermediate groups).
-
-        Raises
-        ------
-        ContainsGroupError, ContainsArrayError
-            If something exists at ``name`` and ``overwrite`` is False.
-        """
-        path = self._member_path(name)
-        return self._write_op(self._create_group_nosync, path, overwrite)
-
-    def _create_group_nosync(self, path: str, overwrite: bool) -> Group:
-        creation.init_group(self._store, overwrite=overwrite, path=path,
-                            chunk_store=self._chunk_store)
-        node = self._node(path)
-        assert isinstance(node, Group)
-        return node
-
-    def create_groups(self, *names: str, **kwargs: Any) -> tuple[Group, ...]:
-        """Create several subgroups."""
-        return tuple(self.create_group(name, **kwargs) for name in names)
-
-    def require_group(self, name: str, overwrite: bool = False) -> Group:
-        """Return the subgroup ``name``, creating it if missing.
-
-        Raises
-        ------
-        ContainsArrayError
-            If an array is at ``name``.
-        """
-        path = self._member_path(name)
-        if not overwrite and contains_group(self._store, path):
-            node = self._node(path)
-            assert isinstance(node, Group)
-            return node
-        return self._write_op(self._require_group_nosync, path, overwrite)
-
-    def _require_group_nosync(self, path: str, overwrite: bool) -> Group:
-        if overwrite or not contains_group(self._store, path):
-            creation.init_group(self._store, overwrite=overwrite, path=path,
-                                chunk_store=self._chunk_store)
-        return Group(self._store, path=path, read_only=self._read_only,
-                     chunk_store=self._chunk_store, cache_attrs=self._attrs.cache,
-                     synchronizer=self._synchronizer)
-
-    def require_groups(self, *names: str) -> tuple[Group, ...]:
-        """Return several subgroups, creating the missing ones."""
-        return tuple(self.require_group(name) for name in names)
-
-    # ------------------------------------------------------------------ arrays
-
-    def _create(self, func: Callable[..., Array], name: str, *args: Any, **kwargs: Any) -> Array:
-        """Create an array member with a :mod:`zarrdask.creation` function."""
-        path = self._member_path(name)
-        kwargs.setdefault("synchronizer", self._synchronizer)
-        kwargs.setdefault("cache_attrs", self._attrs.cache)
-        return self._write_op(func, *args, store=self._store, path=path,
-                              chunk_store=self._chunk_store, **kwargs)
-
-    def create_dataset(self, name: str, **kwargs: Any) -> Array:
-        """Create an array, from ``data`` when given (h5py-style name for :meth:`create`).
-
-        Examples
-        --------
-        >>> import zarrdask
-        >>> g = zarrdask.group()
-        >>> g.create_dataset("x", shape=(10, 10), chunks=(5, 5), dtype="i4")
-        <zarrdask.core.Array '/x' (10, 10) int32>
-        """
-        data = kwargs.pop("data", None)
-        if data is None:
-            return self._create(creation.create, name, **kwargs)
-        shape = kwargs.pop("shape", None)
-        if shape is not None:
-            given = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
-            if given != tuple(np.shape(data)):
-                raise ValueError(f"shape {given} does not match the shape of data "
-                                 f"{tuple(np.shape(data))}")
-        return self._create(creation.array, name, data, **kwargs)
-
-    def require_dataset(self, name: str, shape: Any, dtype: Any = None, exact: bool = False,
-                        **kwargs: Any) -> Array:
-        """Return the array ``name`` if it matches ``shape`` and ``dtype``, else create it.
-
-        Raises
-        ------
-        TypeError
-            If an existing array has another shape, or a dtype that ``dtype`` cannot
-            be cast to safely (or is not equal, with ``exact``).
-        ContainsGroupError
-            If a group is at ``name``.
-        """
-        path = self._member_path(name)
-        if not contains_array(self._store, path):
-            if contains_group(self._store, path):
-                raise ContainsGroupError(path, "cannot require a dataset there")
-            return self._create(creation.create, name, shape=shape, dtype=dtype, **kwargs)
-        node = self._node(path)
-        assert isinstance(node, Array)
-        wanted = (int(shape),) if isinstance(shape, int | np.integer) else tuple(
-            int(s) for s in shape)
-        if wanted != node.shape:
-            raise TypeError(f"array {node.name!r} exists with shape {node.shape}, "
-                            f"not the required {wanted}")
-        dtype = np.dtype(dtype)
-        if exact and dtype != node.dtype:
-            raise TypeError(f"array {node.name!r} exists with dtype {node.dtype}, "
-                            f"not the required {dtype}")
-        if not exact and not np.can_cast(dtype, node.dtype):
-            raise TypeError(f"array {node.name!r} exists with dtype {node.dtype}, which the "
-                            f"required dtype {dtype} cannot be cast to safely")
-        return node
-
-    def create(self, name: str, **kwargs: Any) -> Array:
-        """Create an array (see :func:`zarrdask.create`)."""
-        return self._create(creation.create, name, **kwargs)
-
-    def empty(self, name: str, **kwargs: Any) -> Array:
-        """Create an array with uninitialised chunks (see :func:`zarrdask.empty`)."""
-        return self._create(creation.empty, name, **kwargs)
-
-    def zeros(self, name: str, **kwargs: Any) -> Array:
-        """Create an array of zeros (see :func:`zarrdask.zeros`)."""
-        return self._create(creation.zeros, name, **kwargs)
-
-    def ones(self, name: str, **kwargs: Any) -> Array:
-        """Create an array of ones (see :func:`zarrdask.ones`)."""
-        return self._create(creation.ones, name, **kwargs)
-
-    def full(self, name: str, fill_value: Any, **kwargs: Any) -> Array:
-        """Create an array filled with ``fill_value`` (see :func:`zarrdask.full`)."""
-        return self._create(creation.full, name, fill_value=fill_value, **kwargs)
-
-    def array(self, name: str, data: Any, **kwargs: Any) -> Array:
-        """Create an array holding ``data`` (see :func:`zarrdask.array`)."""
-        return self._create(creation.array, name, data, **kwargs)
-
-    def empty_like(self, name: str, data: Any, **kwargs: Any) -> Array:
-        """Create an empty array like ``data``."""
-        return self._create(creation.empty_like, name, data, **kwargs)
-
-    def zeros_like(self, name: str, data: Any, **kwargs: Any) -> Array:
-        """Create an array of zeros like ``data``."""
-        return self._create(creation.zeros_like, name, data, **kwargs)
-
-    def ones_like(self, name: str, data: Any, **kwargs: Any) -> Array:
-        """Create an array of ones like ``data``."""
-        return self._create(creation.ones_like, name, data, **kwargs)
-
-    def full_like(self, name: str, data: Any, **kwargs: Any) -> Array:
-        """Create an array like ``data`` filled with ``fill_value`` (default: ``data``'s)."""
-        return self._create(creation.full_like, name, data, **kwargs)
-
-    # ------------------------------------------------------------------ moving
-
-    def move(self, source: str, dest: str) -> None:
-        """Move the member ``source`` to ``dest`` (paths relative to this group).
-
-        Missing groups above ``dest`` are created.
-
-        Raises
-        ------
-        ValueError
-            If nothing is at ``source``, something is at ``dest``, or ``dest``
-            lies inside ``source``.
-        ContainsArrayError
-            If an array is above ``dest``.
-        """
-        src = self._member_path(source)
-        dst = self._member_path(dest)
-        self._write_op(self._move_nosync, src, dst)
-
-    def _move_nosync(self, src: str, dst: str) -> None:
-        store = self._store
-        if not (contains_array(store, src) or contains_group(store, src)):
-            raise ValueError(f"cannot move {src!r}: no array or group is there")
-        if dst == src or dst.startswith(src + "/"):
-            raise ValueError(f"cannot move {src!r} to {dst!r}, a path inside itself")
-        if dst in store or listdir(store, dst):
-            raise ValueError(f"cannot move {src!r} to {dst!r}: that path already holds keys")
-        parts = dst.split("/")
-        missing = []
-        for i in range(len(parts)):
-            parent = "/".join(parts[:i])
-            if contains_array(store, parent):
-                raise ContainsArrayError(parent, f"cannot move {src!r} to {dst!r} inside an array")
-            if not contains_group(store, parent):
-                missing.append(prefix_of(parent) + GROUP_META_KEY)
-        rename(store, src, dst)
-        if self._chunk_store is not None:
-            try:
-                rename(self._chunk_store, src, dst)
-            except KeyError:  # no chunks stored there
-                pass
-        for key in missing:
-            store[key] = encode_group_meta()
 
 
 def group(
@@ -723,76 +535,3 @@ def tree(grp: Any, expand: bool = False, level: int | None = None) -> TreeViewer
          └── bar (3,) int16
     """
     return TreeViewer(grp, expand=expand, level=level)
-
-
-def save_group(store: Any, *args: Any, path: str | None = None,
-               zarr_version: int | None = None, **kwargs: Any) -> None:
-    """Save numpy arrays as members of a group (``arr_0``, ... and keyword names).
-
-    Everything at ``path`` is replaced. Names are checked before anything is written.
-
-    Examples
-    --------
-    >>> import zarrdask
-    >>> store = {}
-    >>> save_group(store, np.arange(3), b=np.ones(2))
-    >>> sorted(zarrdask.load(store))
-    ['arr_0', 'b']
-    """
-    _check_zarr_version(zarr_version)
-    if not args and not kwargs:
-        raise ValueError("at least one array must be given to save_group")
-    arrays = {f"arr_{i}": a for i, a in enumerate(args)}
-    for name, a in kwargs.items():
-        _check_member_name(name)
-        if "/" in normalize_storage_path(name):
-            raise KeyValidationError(f"array name {name!r} may not contain '/'")
-        arrays[name] = a
-    may_close = isinstance(store, (str, os.PathLike))
-    store = normalize_store_arg(store, mode="w")
-    try:
-        grp = group(store, overwrite=True, path=path)
-        for name, a in arrays.items():
-            grp.create_dataset(name, data=a, overwrite=True)
-    finally:
-        close = getattr(store, "close", None)
-        if may_close and callable(close):
-            close()
-
-
-class LazyLoader(Mapping[str, np.ndarray]):
-    """The arrays of a group, each read into memory on first access (what ``load`` returns).
-
-    Parameters
-    ----------
-    grp : Group or MutableMapping
-        The group, or a store holding one at ``path``.
-    path : str, optional
-        Path of the group when a store is given.
-    """
-
-    def __init__(self, grp: Group | MutableMapping[str, Any], path: str | None = None) -> None:
-        if not isinstance(grp, Group):
-            grp = Group(grp, path=path, read_only=True)
-        self._group = grp
-        self._cache: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, item: str) -> np.ndarray:
-        if item not in self._cache:
-            node = self._group[item]
-            if not isinstance(node, Array):
-                raise KeyError(item)
-            self._cache[item] = node[...]
-        return self._cache[item]
-
-    def __iter__(self) -> Iterator[str]:
-        return self._group.array_keys()
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __contains__(self, item: object) -> bool:
-        return item in set(self)
-
-    def __repr__(self) -> str:
-        return f"<LazyLoader: {', '.join(self)}>"

@@ -224,7 +224,9 @@ def _slice_dim(sel: slice, dim: DimGrid, axis: int) -> tuple[list[DimProjection]
 
 def _int_array_dim(sel: np.ndarray, dim: DimGrid, axis: int) -> tuple[list[DimProjection], int]:
     if sel.ndim != 1:
-        raise IndexError(f"orthogonal selection arrays must be 1-d, got {sel.ndim}-d on axis {axis}")
+        raise IndexError(
+            f"orthogonal selection arrays must be 1-d, got {sel.ndim}-d on axis {axis}"
+        )
     idx = sel.astype(np.int64, copy=True)
     idx[idx < 0] += dim.extent
     bad = (idx < 0) | (idx >= dim.extent)

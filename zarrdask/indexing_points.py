@@ -199,15 +199,15 @@ class CoordinateIndexer:
             for axis, (s, extent) in enumerate(zip(sel, grid.shape, strict=True))
         ]
         try:
-            arrays = np.broadcast_arrays(*arrays)
+            broadcast = np.broadcast_arrays(*arrays)
         except ValueError:
             shapes = ", ".join(str(np.shape(a)) for a in arrays)
             raise ValueError(
                 f"coordinate index arrays cannot be broadcast to a single shape: "
                 f"their shapes are {shapes}"
             ) from None
-        self.sel_shape: tuple[int, ...] = arrays[0].shape or (1,)
-        self._set_points([a.reshape(-1) for a in arrays])
+        self.sel_shape: tuple[int, ...] = broadcast[0].shape or (1,)
+        self._set_points([a.reshape(-1) for a in broadcast])
 
     def _init_0d(self, npoints: int) -> None:
         """A 0-d array: its one element, selected ``npoints`` (0 or 1) times."""
@@ -262,9 +262,9 @@ class CoordinateIndexer:
     def __iter__(self) -> Iterator[ChunkProjection]:
         grid = self.grid
         bounds = self._bounds.tolist()
-        if not self._points:  # 0-d array
+        if not self._points:  # 0-d array: a new axis makes the one element a 1-d selection
             for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                yield ChunkProjection((), (), (slice(a, b),), True)
+                yield ChunkProjection((), (np.newaxis,), (slice(a, b),), True)
             return
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             coords = tuple(int(c[a]) for c in self._chunk_ids)
@@ -314,18 +314,31 @@ class CoordinateIndexer:
             return result
         return result.reshape(self.sel_shape + result.shape[1:])
 
-    def flatten_value(self, value: Any) -> Any:
+    def flatten_value(self, value: Any, dtype: np.dtype | None = None) -> Any:
         """Turn a value for a write into the flat order of the points.
 
         Scalars pass through. An array of the selection's broadcast shape (plus
         any sub-array field axes) is flattened; an array that broadcasts to the
-        selection's shape is broadcast then flattened. Anything else is
-        returned unchanged for the caller's shape check to report.
+        selection's shape is broadcast then flattened. Values that do not
+        convert to an array are returned unchanged for the caller to report.
+
+        Parameters
+        ----------
+        value : scalar or array-like
+            The value to write.
+        dtype : numpy.dtype, optional
+            The dtype being written (of the selected fields), used to convert
+            lists: e.g. a list of tuples for a structured dtype.
         """
         if np.isscalar(value) or value is None:
             return value
         try:
-            arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+            if isinstance(value, np.ndarray):
+                arr = value
+            elif dtype is not None and not dtype.hasobject:
+                arr = np.asarray(value, dtype=dtype.base if dtype.shape else dtype)
+            else:
+                arr = np.asarray(value)
         except (ValueError, TypeError):
             return value
         if arr.ndim == 0:
@@ -333,10 +346,15 @@ class CoordinateIndexer:
         k = len(self.sel_shape)
         if arr.shape[:k] == self.sel_shape:
             return arr.reshape(self.shape + arr.shape[k:])
+        sub_shape = () if dtype is None else dtype.shape
+        target = self.sel_shape + sub_shape
         try:
-            return np.broadcast_to(arr, self.sel_shape).reshape(self.shape)
+            return np.broadcast_to(arr, target).reshape(self.shape + sub_shape)
         except ValueError:
-            return arr
+            raise ValueError(
+                f"value of shape {arr.shape} cannot be broadcast to the coordinate "
+                f"selection's shape {target}"
+            ) from None
 
 
 def _chunk_sort_key(chunk_ids: list[np.ndarray], cdata_shape: tuple[int, ...]) -> np.ndarray | None:

@@ -207,9 +207,15 @@ def _generic_rename(store: MutableMapping[str, Any], src_path: str, dst_path: st
     if not moves:
         raise KeyError(src_path)
     # Write every new key before deleting any old one: a failure half-way loses nothing.
-    values = {new: store[old] for old, new in moves.items()}
-    _generic_setitems(store, values)
-    _generic_delitems(store, [old for old in moves if old not in values])
+    # One value at a time (bounded memory), unless a new key is also an old key
+    # (moving "a/b" to "a"): then every value is read before any is written.
+    new_keys = set(moves.values())
+    if new_keys.isdisjoint(moves):
+        for old, new in moves.items():
+            store[new] = store[old]
+    else:
+        _generic_setitems(store, {new: store[old] for old, new in moves.items()})
+    _generic_delitems(store, [old for old in moves if old not in new_keys])
 
 
 # --------------------------------------------------------------------------------------
@@ -487,8 +493,9 @@ def getsize(store: Mapping[str, bytes], path: str | None = "") -> int:
 def rename(store: MutableMapping[str, bytes], src_path: str, dst_path: str) -> None:
     """Move ``src_path`` and everything under it to ``dst_path`` in any store.
 
-    Prefixes are exact: moving ``"abc"`` holding ``"abc/bca/x"`` to ``"q"``
-    gives ``"q/bca/x"``.
+    Uses the store's own ``rename`` when it has one, else moves key by key
+    (every new key is written before any old key is deleted). Prefixes are
+    exact: moving ``"abc"`` holding ``"abc/bca/x"`` to ``"q"`` gives ``"q/bca/x"``.
 
     Examples
     --------
@@ -499,8 +506,9 @@ def rename(store: MutableMapping[str, bytes], src_path: str, dst_path: str) -> N
     """
     src_path = normalize_storage_path(src_path)
     dst_path = normalize_storage_path(dst_path)
-    if isinstance(store, BaseStore):
-        store.rename(src_path, dst_path)
+    own = getattr(store, "rename", None)
+    if callable(own):
+        own(src_path, dst_path)
     else:
         _generic_rename(store, src_path, dst_path)
 
