@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "chunkio": 4, "attrs": 4,
     "core": 5,
     "creation": 6, "convenience": 6, "hierarchy": 6, "consolidated": 6, "copying": 6, "tree": 6,
+    "consolidated_format": 6, "group_io": 6, "group_members": 6,
     "dask_plan": 6,
     "dask_array": 7, "xarray_backend": 7, "xarray_writer": 7, "cli": 7, "testing": 7,
     "__main__": 8, "__init__": 8,
