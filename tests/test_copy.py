@@ -296,3 +296,16 @@ def test_copy_store_filters_and_if_exists(tmp_path: Path) -> None:
         zarr.copy_store(src, fresh, if_exists="skip_initialized")
     zarr.copy_store(src, fresh, excludes="A/", flags=__import__("re").IGNORECASE)
     assert sorted(fresh) == ["b/0"]
+
+
+def test_scalar_and_empty_datasets(tmp_path: Path) -> None:
+    with h5py.File(tmp_path / "odd.h5", mode="w") as f:
+        f.create_dataset("scalar", data=3.5)
+        f.create_dataset("empty", shape=(0, 4), dtype="i4")
+        dest = group()
+        assert zarr.copy_all(f, dest)[:2] == (2, 0)
+        assert dest["scalar"].shape == () and dest["scalar"][()] == 3.5
+        assert dest["empty"].shape == (0, 4) and dest["empty"][:].shape == (0, 4)
+        with h5py.File(tmp_path / "back.h5", mode="w") as back:
+            zarr.copy_all(dest, back)
+            assert back["scalar"][()] == 3.5 and back["empty"].shape == (0, 4)

@@ -625,3 +625,14 @@ def test_rename_uses_the_stores_own_method() -> None:
 
     rename(Own(), "/a/", "b")
     assert calls == [("a", "b")]
+
+
+def test_path_that_is_a_file(tmp_path: Path) -> None:
+    from zarrdask.errors import FSPathExistNotDir
+
+    path = tmp_path / "afile"
+    path.write_bytes(b"not a store")
+    for mode in ("r", "r+", "a", "w", "w-"):
+        with pytest.raises(FSPathExistNotDir):
+            open_group(str(path), mode=mode)
+    assert path.read_bytes() == b"not a store"

@@ -172,6 +172,7 @@ def find_stale(store: Mapping[str, Any], metadata: Mapping[str, Any],
 
 
 def stale_message(problems: Sequence[str], metadata_key: str) -> str:
+    """The warning text for a stale consolidated document (at most five problems shown)."""
     shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
     return (
         f"consolidated metadata {metadata_key!r} is stale: {len(problems)} metadata "

@@ -348,11 +348,16 @@ def _creation_args(source: Any, dest: Any,
     elif dst_h5:
         import h5py
 
+        shape = tuple(source.shape)
+        if "chunks" not in create_kws:  # HDF5 chunks must fit the shape; none for empty data
+            kws["chunks"] = None if not shape or 0 in shape else tuple(
+                min(c, s) for c, s in zip(source.chunks, shape, strict=True))
         if source.dtype.kind == "O":
             kws["dtype"] = h5py.string_dtype()
-        kws.setdefault("compression", "gzip")
-        kws.setdefault("compression_opts", 1)
-        kws.setdefault("shuffle", False)
+        if shape:  # HDF5 scalars take no chunk or filter options
+            kws.setdefault("compression", "gzip")
+            kws.setdefault("compression_opts", 1)
+            kws.setdefault("shuffle", False)
         if source.fill_value is not None and source.dtype.kind != "O":
             kws.setdefault("fillvalue", source.fill_value)
     else:
@@ -392,19 +397,20 @@ def _total(source: Any, shallow: bool, root: bool) -> int:
     return sum(_total(source[k], shallow, False) for k in source.keys())
 
 
-def _run(source: Any, dest: Any, name_of: list[tuple[Any, str, bool]], shallow: bool,
-         without_attrs: bool, log: Any, if_exists: str, dry_run: bool, progress: Any,
+def _run(dest: Any, members: list[tuple[Any, str, bool]], shallow: bool, without_attrs: bool,
+         log: Any, if_exists: str, dry_run: bool, progress: Any,
          create_kws: dict[str, Any]) -> _Copier:
+    """Check the arguments, copy each ``(source, name, is_root)`` into ``dest``, log a summary."""
     _check_dest(dest)
     if if_exists not in _IF_EXISTS:
         raise ValueError(f"if_exists must be one of {_IF_EXISTS}, got {if_exists!r}")
     if if_exists == "skip_initialized" and _is_h5py(dest):
         raise ValueError("if_exists='skip_initialized' can only be used when copying to zarr")
-    total = sum(_total(s, shallow, root) for s, _, root in name_of) if progress else 0
+    total = sum(_total(s, shallow, root) for s, _, root in members) if progress else 0
     with _Log(log) as logger:
         copier = _Copier(logger, _Progress(progress, total, "bytes"), shallow, without_attrs,
                          if_exists, dry_run, create_kws)
-        for src, name, root in name_of:
+        for src, name, root in members:
             copier.node(src, dest, name, root)
         copier.bar.close()
         logger.summary(dry_run, copier.copied, copier.skipped, copier.nbytes)
@@ -478,7 +484,7 @@ def copy(
         if not name:
             raise TypeError("source has no name (it is a root group); pass name= to say "
                             "what to call the copy")
-    c = _run(source, dest, [(source, name, True)], shallow, without_attrs, log, if_exists,
+    c = _run(dest, [(source, name, True)], shallow, without_attrs, log, if_exists,
              dry_run, progress, create_kws)
     return c.copied, c.skipped, c.nbytes
 
@@ -508,7 +514,7 @@ def copy_all(
     (1, 0, 32)
     """
     members = [(source[k], k, False) for k in source.keys()]
-    c = _run(source, dest, members, shallow, without_attrs, log, if_exists, dry_run,
+    c = _run(dest, members, shallow, without_attrs, log, if_exists, dry_run,
              progress, create_kws)
     if not dry_run and not without_attrs:
         dest.attrs.update(_attrs_for(dest, source.attrs))
