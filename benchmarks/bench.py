@@ -1,328 +1,319 @@
-"""Benchmark zarrdask against zarr-python 2.18 on the same data, store and compressor.
+"""Benchmark zarrdask against zarr-python 2.18, zarr-python 3, tensorstore and the LIMIT floor.
 
-Every implementation is an *adapter* (:class:`Adapter`) and every measurement a
-*workload* (:data:`WORKLOADS`, name -> :class:`Workload`); add either without touching
-the runner. Per repeat, implementations are interleaved (A, B, A, B, ...) so drift in
-the machine hits all of them alike, and the page cache is dropped before each timed
-run when ``/proc/sys/vm/drop_caches`` is writable (else the report says caches are warm
-for everyone). The report is the median seconds per workload and implementation and the
-ratio zarrdask / zarr-python, printed and written as markdown.
+The workloads W1..W8 of issue 6 (``_workloads.py``) run for every implementation in one run,
+on the same data, with the same compressor (Blosc lz4, clevel 5, byte shuffle, blocksize 0),
+in one temporary folder on the same disk. Per repeat the implementations are interleaved
+(forward, then backward), and before every timed operation the page cache is dropped (when
+``/proc/sys/vm/drop_caches`` is writable; else the report says caches were warm for all) and
+memory is pre-faulted (see ``_common.prefault``), the same way for everyone. The report is the
+median seconds per row and implementation, zarrdask's ratios to zarr-python 2.18, tensorstore
+and LIMIT, every implementation's multiple of LIMIT, the issue's targets with pass/fail, and
+the peak memory of W2 measured in a fresh process. It is printed and written as markdown.
 
-Workloads
----------
-W1  write a 10000 x 10000 int32 array (chunks 1000 x 1000) from a numpy array
-W2  read that array whole
+Implementations (``--impls``):
+
+* ``zarrdask`` and ``zarr2`` (zarr-python 2.18.7) in this process;
+* ``zarr3``: zarr-python 3 with ``zarr_format=2``, in ``.venvs/zarr3`` (``ci/make_venvs.sh``),
+  driven through ``_zarr3_worker.py`` which times inside the worker;
+* ``tensorstore``: its ``zarr`` driver (``pip install tensorstore``), in this process;
+* ``limit``: the unavoidable work (``_limit.py``).
 
 Usage::
 
-    python benchmarks/bench.py                  # full size, 5 repeats
-    python benchmarks/bench.py --quick --repeat 1 --out quick-results.md
+    python benchmarks/bench.py --repeat 5               # full size, writes benchmarks/results.md
+    python benchmarks/bench.py --quick --repeat 1       # small smoke run
+    python benchmarks/bench.py --workloads W5 --impls zarrdask,zarr2,tensorstore
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numcodecs
-import numpy as np
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for _path in (str(HERE), str(ROOT)):  # run from a checkout without installing
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
+import numcodecs  # noqa: E402
+import numpy as np  # noqa: E402
+from _backends import make_backend  # noqa: E402
+from _common import (  # noqa: E402
+    COMPRESSOR_CONFIG,
+    FULL,
+    QUICK,
+    Backend,
+    Params,
+    drop_caches,
+    make_float_data,
+    make_int_data,
+    make_points,
+)
+from _report import MemoryResult, Results, format_report_tables  # noqa: E402
+from _workloads import WORKLOADS, Env, WorkloadResult, rows_of, run_workload, warm_up  # noqa: E402
 
-__all__ = ["ADAPTERS", "WORKLOADS", "Adapter", "Context", "Workload", "main"]
+__all__ = ["ADAPTERS", "Adapter", "main", "run_benchmarks"]
 
-FULL_SHAPE = (10_000, 10_000)
-QUICK_SHAPE = (2_000, 2_000)
-FULL_CHUNKS = (1_000, 1_000)
-QUICK_CHUNKS = (500, 500)
-DROP_CACHES = Path("/proc/sys/vm/drop_caches")
-
-
-def make_compressor() -> numcodecs.abc.Codec:
-    """The one compressor every implementation uses: Blosc lz4, clevel 5, byte shuffle."""
-    return numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
-
-
-def make_data(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
-    """Compressible but not trivial int32 data: a ramp with random low bits."""
-    n = shape[0] * shape[1]
-    data = np.arange(n, dtype="i4")
-    noise = np.random.default_rng(seed).integers(0, 256, n, dtype="i4")
-    data ^= noise
-    return data.reshape(shape)
-
-
-@dataclass(slots=True)
-class Context:
-    """What a workload gets: the data, the array layout and a scratch folder per adapter."""
-
-    data: np.ndarray
-    chunks: tuple[int, ...]
-    workdir: Path
-    compressor: numcodecs.abc.Codec = field(default_factory=make_compressor)
-    stored_bytes: dict[str, int] = field(default_factory=dict)
-
-    def array_path(self, adapter: Adapter) -> Path:
-        """Folder of the DirectoryStore array that ``adapter`` writes and reads."""
-        return self.workdir / f"{adapter.name}.zarr"
+ZARR3_PYTHON = ROOT / ".venvs" / "zarr3" / "bin" / "python"
 
 
 class Adapter:
-    """One implementation under test. Subclasses implement the operations workloads use.
+    """One implementation as the runner sees it: start, run a workload, stop."""
 
-    ``timed`` measures one call in-process; an adapter that runs elsewhere (a subprocess,
-    another venv) overrides it to report the time measured there.
-    """
-
-    name: str = "?"
-    label: str = "?"
+    name = "?"
+    label = "?"
 
     def unavailable(self) -> str | None:
-        """Why this adapter cannot run here, or ``None`` when it can."""
+        """Why this implementation cannot run here (shown as "not installed"), or ``None``."""
         return None
 
+    def start(self, data: dict[str, np.ndarray], workdir: Path) -> None:
+        """Untimed: load the library, warm it up in ``workdir``."""
+
     def version(self) -> str:
-        """The implementation's version string."""
+        """Version string, after :meth:`start`."""
         return "?"
 
-    def write_array(self, ctx: Context, path: Path) -> None:
-        """Create the array at ``path`` and write ``ctx.data`` into it whole."""
+    def run(self, workload: str, env: Env) -> WorkloadResult:
+        """Run one workload once."""
         raise NotImplementedError
 
-    def read_array(self, ctx: Context, path: Path) -> np.ndarray:
-        """Read the whole array at ``path``."""
-        raise NotImplementedError
+    def python(self) -> str:
+        """The interpreter that can run this implementation's memory probe."""
+        return sys.executable
 
-    def warm_up(self, ctx: Context) -> None:
-        """Untimed: import, start codec thread pools, touch the store code paths once."""
-        small = Context(data=ctx.data[:64, :64].copy(), chunks=(32, 32),
-                        workdir=ctx.workdir, compressor=ctx.compressor)
-        path = ctx.workdir / f"warm-up-{self.name}.zarr"
-        self.write_array(small, path)
-        self.read_array(small, path)
-        shutil.rmtree(path, ignore_errors=True)
-
-    def timed(self, op: Callable[..., Any], *args: Any) -> tuple[float, Any]:
-        """Run ``op(*args)``; return (seconds, result)."""
-        start = time.perf_counter()
-        result = op(*args)
-        return time.perf_counter() - start, result
+    def close(self) -> None:
+        """Release processes and pools."""
 
 
-class Zarr2StyleAdapter(Adapter):
-    """An adapter for any module with the zarr 2.x API (zarrdask, zarr-python 2.18)."""
+class InProcessAdapter(Adapter):
+    """An implementation imported into this process (zarrdask, zarr 2, tensorstore, LIMIT)."""
 
-    module_name = "?"
-
-    def __init__(self) -> None:
-        self._module: Any = None
-
-    @property
-    def module(self) -> Any:
-        """The imported module (imported on first use)."""
-        if self._module is None:
-            self._module = __import__(self.module_name)
-        return self._module
-
-    def version(self) -> str:
-        return str(self.module.__version__)
-
-    def write_array(self, ctx: Context, path: Path) -> None:
-        lib = self.module
-        z = lib.open_array(
-            lib.DirectoryStore(str(path)), mode="w", shape=ctx.data.shape, chunks=ctx.chunks,
-            dtype=ctx.data.dtype, compressor=ctx.compressor,
-        )
-        z[...] = ctx.data
-
-    def read_array(self, ctx: Context, path: Path) -> np.ndarray:
-        lib = self.module
-        return lib.open_array(lib.DirectoryStore(str(path)), mode="r")[...]
-
-
-class ZarrdaskAdapter(Zarr2StyleAdapter):
-    """zarrdask, from this checkout."""
-
-    name = "zarrdask"
-    label = "zarrdask"
-    module_name = "zarrdask"
-
-
-class ZarrPython2Adapter(Zarr2StyleAdapter):
-    """zarr-python 2.18, imported in-process."""
-
-    name = "zarr2"
-    label = "zarr-python 2"
-    module_name = "zarr"
+    def __init__(self, name: str, label: str, module: str | None = None,
+                 check: Callable[[Any], str | None] | None = None, hint: str = "") -> None:
+        self.name, self.label = name, label
+        self.module, self.check, self.hint = module, check, hint
+        self.backend: Backend | None = None
 
     def unavailable(self) -> str | None:
+        if self.module is None:
+            return None
         try:
-            import zarr
-        except ImportError:
-            return "zarr-python is not installed (pip install 'zarr==2.18.7')"
-        if not zarr.__version__.startswith("2."):
-            return f"zarr-python {zarr.__version__} is installed here, not 2.x"
+            module = __import__(self.module)
+        except ImportError as exc:
+            return f"not installed ({exc}){self.hint}"
+        return self.check(module) if self.check else None
+
+    def start(self, data: dict[str, np.ndarray], workdir: Path) -> None:
+        self.backend = make_backend(self.name)
+        warm_up(self.backend, workdir / "warm-up")
+
+    def version(self) -> str:
+        return self.backend.version() if self.backend else "?"
+
+    def run(self, workload: str, env: Env) -> WorkloadResult:
+        assert self.backend is not None, "start() first"
+        return run_workload(workload, self.backend, env)
+
+
+def _zarr2_check(module: Any) -> str | None:
+    version = str(module.__version__)
+    return None if version.startswith("2.") else f"zarr {version} is installed here, not 2.x"
+
+
+class Zarr3Adapter(Adapter):
+    """zarr-python 3 (``zarr_format=2``) in ``.venvs/zarr3``, through ``_zarr3_worker.py``."""
+
+    name = "zarr3"
+    label = "zarr-python 3 (v2)"
+
+    def __init__(self, python: Path = ZARR3_PYTHON) -> None:
+        self.python_path = python
+        self.proc: subprocess.Popen[str] | None = None
+        self.files: dict[str, str] = {}
+        self._version = "?"
+
+    def unavailable(self) -> str | None:
+        if not self.python_path.exists():
+            return "not installed (no .venvs/zarr3: run ci/make_venvs.sh)"
         return None
 
+    def python(self) -> str:
+        return str(self.python_path)
 
-#: Implementations by name; the first is the one ratios are taken of.
-ADAPTERS: dict[str, type[Adapter]] = {
-    "zarrdask": ZarrdaskAdapter,
-    "zarr2": ZarrPython2Adapter,
-}
-#: The implementation ratios are taken against.
-BASELINE = "zarr2"
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"zarr 3 worker exited (code {self.proc.poll()}); see stderr")
+        answer = json.loads(line)
+        if not answer.get("ok"):
+            raise RuntimeError(f"zarr 3 worker: {answer.get('error')}\n{answer.get('traceback')}")
+        return answer
 
+    def start(self, data: dict[str, np.ndarray], workdir: Path) -> None:
+        files = workdir / "data"
+        files.mkdir(parents=True, exist_ok=True)
+        for key, array in data.items():  # the same data, from .npy files
+            path = files / f"{key}.npy"
+            np.save(path, array, allow_pickle=False)
+            self.files[key] = str(path)
+        self.proc = subprocess.Popen(
+            [str(self.python_path), "-I", str(HERE / "_zarr3_worker.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=workdir,
+        )
+        self._version = str(self._ask({"cmd": "hello"})["version"])
+        self._ask({"cmd": "warm_up", "workdir": str(workdir / "warm-up")})
 
-@dataclass(frozen=True, slots=True)
-class Workload:
-    """One measured operation.
+    def version(self) -> str:
+        return self._version
 
-    Parameters
-    ----------
-    name : str
-        Short name (``W1``...), the row of the report.
-    description : str
-        What it does, for the report.
-    run : callable
-        ``run(adapter, ctx) -> seconds``: does the untimed set-up itself and times only
-        the operation (through ``adapter.timed``).
-    check : callable, optional
-        ``check(adapter, ctx)`` after the last run: raises if the result is wrong.
-    """
+    def run(self, workload: str, env: Env) -> WorkloadResult:
+        answer = self._ask({
+            "cmd": "run", "workload": workload, "params": env.params.to_json(),
+            "data": self.files, "workdir": str(env.workdir), "cold": env.cold,
+            "prefault_bytes": env.prefault_bytes,
+        })
+        return WorkloadResult.from_json(answer["result"])
 
-    name: str
-    description: str
-    run: Callable[[Adapter, Context], float]
-    check: Callable[[Adapter, Context], None] | None = None
-
-
-def _w1_write(adapter: Adapter, ctx: Context) -> float:
-    path = ctx.array_path(adapter)
-    shutil.rmtree(path, ignore_errors=True)
-    drop_caches()
-    seconds, _ = adapter.timed(adapter.write_array, ctx, path)
-    ctx.stored_bytes[adapter.label] = sum(
-        f.stat().st_size for f in path.rglob("*") if f.is_file()
-    )
-    return seconds
-
-
-def _w2_read(adapter: Adapter, ctx: Context) -> float:
-    path = ctx.array_path(adapter)
-    if not (path / ".zarray").exists():
-        adapter.write_array(ctx, path)
-    drop_caches()
-    seconds, values = adapter.timed(adapter.read_array, ctx, path)
-    if values.shape != ctx.data.shape:
-        raise AssertionError(f"{adapter.name}: read shape {values.shape} != {ctx.data.shape}")
-    return seconds
-
-
-def _check_roundtrip(adapter: Adapter, ctx: Context) -> None:
-    values = adapter.read_array(ctx, ctx.array_path(adapter))
-    if not np.array_equal(values, ctx.data):
-        raise AssertionError(f"{adapter.name}: values read back differ from the data written")
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps({"cmd": "exit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
 
 
-#: Workloads by name, run in this order.
-WORKLOADS: dict[str, Workload] = {
-    "W1": Workload("W1", "write whole array from numpy", _w1_write),
-    "W2": Workload("W2", "read whole array", _w2_read, _check_roundtrip),
+#: Implementations by name, in report column order (zarrdask first).
+ADAPTERS: dict[str, Callable[[], Adapter]] = {
+    "zarrdask": lambda: InProcessAdapter("zarrdask", "zarrdask", "zarrdask"),
+    "zarr2": lambda: InProcessAdapter("zarr2", "zarr-python 2.18", "zarr", _zarr2_check,
+                                      "; pip install 'zarr==2.18.7'"),
+    "zarr3": Zarr3Adapter,
+    "tensorstore": lambda: InProcessAdapter("tensorstore", "tensorstore", "tensorstore",
+                                            hint="; pip install tensorstore"),
+    "limit": lambda: InProcessAdapter("limit", "LIMIT"),
 }
 
 
-_CACHE_STATE: dict[str, bool] = {}
-
-
-def drop_caches() -> bool:
-    """Flush dirty pages and drop the page cache if this process may; return whether it did."""
-    if _CACHE_STATE.get("unavailable"):
-        return False
+def verify_store(path: Path, data: np.ndarray) -> str | None:
+    """Untimed fairness check of a W1 store: zarr-python 2.18 reads ``data`` back, and the
+    compressor in ``.zarray`` is the common one. Returns a problem, or ``None``."""
+    meta = json.loads((path / ".zarray").read_text())
+    if meta.get("compressor") != COMPRESSOR_CONFIG:
+        return f"compressor {meta.get('compressor')} != {COMPRESSOR_CONFIG}"
     try:
-        os.sync()
-        DROP_CACHES.write_text("3\n")
-    except OSError:
-        _CACHE_STATE["unavailable"] = True
-        return False
-    return True
+        import zarr
+    except ImportError:
+        return None
+    if not str(zarr.__version__).startswith("2."):
+        return None
+    if not np.array_equal(zarr.open_array(str(path), mode="r")[...], data):
+        return "zarr-python 2.18 reads different values"
+    return None
 
 
-def can_drop_caches() -> bool:
-    """Whether :func:`drop_caches` works here (tries it once)."""
-    return drop_caches()
-
-
-@dataclass(slots=True)
-class Results:
-    """Seconds per (workload, adapter): every repeat."""
-
-    times: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-
-    def add(self, workload: str, adapter: str, seconds: float) -> None:
-        """Record one run."""
-        self.times.setdefault((workload, adapter), []).append(seconds)
-
-    def median(self, workload: str, adapter: str) -> float | None:
-        """Median seconds, or ``None`` if never run."""
-        runs = self.times.get((workload, adapter))
-        return statistics.median(runs) if runs else None
-
-
-def run_benchmarks(adapters: list[Adapter], workloads: list[Workload], ctx: Context,
+def run_benchmarks(adapters: list[Adapter], workloads: list[str], params: Params,
+                   data: dict[str, np.ndarray], workdir: Path, cold: bool, prefault_bytes: int,
                    repeat: int, log: Callable[[str], None]) -> Results:
-    """Run every workload ``repeat`` times, interleaving the adapters each time."""
+    """Run every workload ``repeat`` times, interleaving the implementations each time.
+
+    A failing implementation is recorded as "error" for that workload (and not run again
+    for it); the others carry on.
+    """
     results = Results()
-    for adapter in adapters:
-        adapter.warm_up(ctx)
+    rows = rows_of(params)
     for workload in workloads:
+        failed: set[str] = set()
         for i in range(repeat):
             order = adapters if i % 2 == 0 else adapters[::-1]
             for adapter in order:
-                seconds = workload.run(adapter, ctx)
-                results.add(workload.name, adapter.name, seconds)
-                log(f"  {workload.name} {adapter.name:<10} run {i + 1}/{repeat}: {seconds:.3f} s")
-        if workload.check is not None:
+                if adapter.name in failed:
+                    continue
+                env = Env(params=params, data=data, workdir=workdir / adapter.name, cold=cold,
+                          prefault_bytes=prefault_bytes)
+                try:
+                    result = adapter.run(workload, env)
+                except Exception as exc:  # noqa: BLE001 - recorded, reported, exit code 1
+                    failed.add(adapter.name)
+                    message = f"{adapter.label} {workload}: {type(exc).__name__}: {exc}"
+                    results.errors.append(message)
+                    log(f"  ERROR {message}\n{traceback.format_exc()}")
+                    for row, _ in rows[workload]:
+                        results.add(row, adapter.name, f"error: {exc}")
+                    continue
+                for row, value in result.rows.items():
+                    results.add(row, adapter.name, value)
+                if "stored_bytes" in result.info:
+                    results.stored_bytes[adapter.label] = int(result.info["stored_bytes"])
+                shown = ", ".join(f"{r} {v:.3f} s" if isinstance(v, float)
+                                  else f"{r} {v.split(':')[0]}" for r, v in result.rows.items())
+                log(f"  {workload} {adapter.name:<11} run {i + 1}/{repeat}: {shown}")
+        if workload == "W1":
             for adapter in adapters:
-                workload.check(adapter, ctx)
+                path = workdir / adapter.name / "w1.zarr"
+                problem = verify_store(path, data["w1"]) if adapter.name not in failed \
+                    and (path / ".zarray").exists() else None
+                if problem:
+                    results.errors.append(f"{adapter.label} W1 store: {problem}")
+                    log(f"  ERROR {adapter.label} W1 store: {problem}")
     return results
 
 
-def format_table(results: Results, adapters: list[Adapter], workloads: list[Workload]) -> str:
-    """The results as a markdown table: median seconds and the ratio to the baseline."""
-    names = [a.name for a in adapters]
-    header = ["workload", "description"] + [f"{a.label} (s)" for a in adapters]
-    has_ratio = "zarrdask" in names and BASELINE in names
-    if has_ratio:
-        header.append("zarrdask / zarr-python 2")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for workload in workloads:
-        row = [workload.name, workload.description]
-        for adapter in adapters:
-            median = results.median(workload.name, adapter.name)
-            row.append("-" if median is None else f"{median:.3f}")
-        if has_ratio:
-            ours = results.median(workload.name, "zarrdask")
-            base = results.median(workload.name, BASELINE)
-            row.append("-" if not ours or not base else f"{ours / base:.2f}")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+def measure_memory(
+    adapters: list[Adapter], params: Params, data: dict[str, np.ndarray], workdir: Path,
+    cold: bool, log: Callable[[str], None],
+) -> dict[str, MemoryResult]:
+    """W2's peak memory above baseline, each implementation in a fresh process."""
+    out: dict[str, MemoryResult] = {}
+    for adapter in adapters:
+        path = workdir / adapter.name / "w1.zarr"
+        try:
+            if not (path / ".zarray").exists():
+                adapter.run("W1", Env(params=params, data=data, workdir=workdir / adapter.name,
+                                      cold=False))
+            if cold:
+                drop_caches()
+            proc = subprocess.run(
+                [adapter.python(), "-I", str(HERE / "_memprobe.py"), adapter.name, str(path),
+                 str(workdir / adapter.name / "memprobe-warm-up")],
+                capture_output=True, text=True, timeout=600, check=True, cwd=workdir,
+            )
+            doc = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (subprocess.SubprocessError, OSError, ValueError, IndexError, RuntimeError) as exc:
+            detail = getattr(exc, "stderr", "") or ""
+            log(f"  memory probe of {adapter.label} failed: {exc} {detail[-2000:]}")
+            continue
+        out[adapter.name] = MemoryResult(
+            label=adapter.label, above=max(0, doc["peak"] - doc["baseline"]),
+            nbytes=doc["nbytes"], baseline=doc["baseline"], method=doc["method"])
+        log(f"  memory {adapter.name:<11}: {out[adapter.name].multiple:.2f}x the array above "
+            f"baseline ({doc['method']})")
+    return out
 
 
 def describe_machine() -> list[str]:
-    """One line each: Python, numpy, numcodecs, CPUs, platform."""
+    """One line each: Python, libraries, CPUs, platform."""
     return [
         f"Python {platform.python_version()}, numpy {np.__version__}, "
         f"numcodecs {numcodecs.__version__}",
@@ -335,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per workload (default 5)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"use a {QUICK_SHAPE[0]}x{QUICK_SHAPE[1]} array (smoke test)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"),
+                        help=f"small sizes ({QUICK.shape[0]}x{QUICK.shape[1]}; smoke test)")
+    parser.add_argument("--out", type=Path, default=HERE / "results.md",
                         help="markdown report (default benchmarks/results.md)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
                         help=f"comma-separated subset of {','.join(WORKLOADS)}")
@@ -344,82 +335,139 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated subset of {','.join(ADAPTERS)}")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="folder for the temporary stores (default: a temp dir)")
+    parser.add_argument("--points", type=int, default=None,
+                        help="W5's number of points (default 100,000; 10,000 with --quick)")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the W2 peak-memory probes")
+    parser.add_argument("--no-prefault", action="store_true",
+                        help="do not pre-fault memory before each timed operation")
     return parser
 
 
+def _report(args: argparse.Namespace, argv: list[str] | None, params: Params,
+            adapters: list[Adapter], all_impls: list[tuple[str, str]], skipped: dict[str, str],
+            workloads: list[str], results: Results, memory: dict[str, MemoryResult],
+            notes: list[str]) -> tuple[str, str]:
+    """(markdown report, the tables printed on the terminal)."""
+    rows = [row for w in workloads for row in rows_of(params)[w]]
+    for name, reason in skipped.items():
+        for row, _ in rows:
+            results.notes[(row, name)] = "not installed" if "not installed" in reason else \
+                f"n/a: {reason}"
+    tables = format_report_tables(results, all_impls, rows, memory)
+    versions = ", ".join(f"{a.label} {a.version()}" for a in adapters)
+    stored = ", ".join(f"{label} {size / 1e6:.1f} MB" for label, size in
+                       results.stored_bytes.items() if size)
+    command = " ".join(["python benchmarks/bench.py", *(argv if argv is not None
+                                                         else sys.argv[1:])])
+    body = [
+        "## Median seconds", "", *tables["timings"], "",
+        *(["## Multiple of LIMIT", "", *tables["limit"], ""] if tables["limit"] else []),
+        "## Targets (issue 6)", "", *tables["targets"], "",
+        *(["Missed:", "", *tables["missed"], ""] if tables["missed"] else []),
+        *(["## Peak memory of W2 (fresh process)", "", *tables["memory"], ""]
+          if tables["memory"] else []),
+    ]
+    report = "\n".join([
+        "# zarrdask benchmark results", "",
+        f"Median of {args.repeat} run(s). Every implementation: the same data, Blosc lz4 "
+        f"clevel 5 byte-shuffle blocksize 0, fill value 0, stores in one temp dir on local disk. "
+        + " ".join(notes), "",
+        *body,
+        f"Implementations: {versions}.",
+        *[f"Not run: {label}: {skipped[name]}." for name, label in all_impls if name in skipped],
+        *([f"Stored after W1: {stored}."] if stored else []),
+        *[f"{line}." for line in describe_machine()],
+        *[f"ERROR: {e}" for e in results.errors],
+        f"Command: `{command.strip()}`", "",
+    ])
+    return report, "\n".join(body)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; return the exit code."""
+    """Run the benchmark; return the exit code (1 if any implementation failed a workload)."""
     args = build_parser().parse_args(argv)
     if args.repeat < 1:
         print("bench: --repeat must be >= 1", file=sys.stderr)
         return 2
-    try:
-        workloads = [WORKLOADS[w] for w in args.workloads.split(",") if w]
-        classes = [ADAPTERS[a] for a in args.impls.split(",") if a]
-    except KeyError as exc:
-        print(f"bench: unknown workload or implementation {exc}", file=sys.stderr)
+    workloads = [w for w in args.workloads.split(",") if w]
+    impls = [a for a in args.impls.split(",") if a]
+    unknown = [w for w in workloads if w not in WORKLOADS] + [a for a in impls if a not in ADAPTERS]
+    if unknown:
+        print(f"bench: unknown workload or implementation {unknown}; workloads "
+              f"{list(WORKLOADS)}, implementations {list(ADAPTERS)}", file=sys.stderr)
         return 2
+    params = QUICK if args.quick else FULL
+    if args.points is not None:
+        params = Params.from_json({**params.to_json(), "n_points": args.points})
 
+    candidates = [ADAPTERS[name]() for name in impls]
+    all_impls = [(a.name, a.label) for a in candidates]
     adapters: list[Adapter] = []
-    skipped: list[str] = []
-    for cls in classes:
-        adapter = cls()
+    skipped: dict[str, str] = {}
+    for adapter in candidates:
         reason = adapter.unavailable()
         if reason is None:
             adapters.append(adapter)
         else:
-            skipped.append(f"{adapter.label}: skipped, {reason}")
-            print(f"bench: {skipped[-1]}", file=sys.stderr)
+            skipped[adapter.name] = reason
+            print(f"bench: {adapter.label}: {reason}", file=sys.stderr)
     if not adapters:
         print("bench: no implementation can run", file=sys.stderr)
         return 1
 
-    shape, chunks = (QUICK_SHAPE, QUICK_CHUNKS) if args.quick else (FULL_SHAPE, FULL_CHUNKS)
-    data = make_data(shape)
+    data = {"w1": make_int_data(params.shape, params.seed),
+            "w7": make_float_data(params.small_shape, params.seed),
+            "points": make_points(params.shape, params.n_points, params.seed)}
     base = args.workdir or Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="zarrdask-bench-", dir=base))
-    cold = can_drop_caches()
-    cache_note = ("page cache dropped before every timed run" if cold else
-                  "page cache NOT dropped (no permission): caches are warm for all")
-    print(f"bench: {shape[0]}x{shape[1]} int32, chunks {chunks}, {args.repeat} repeats, "
-          f"{cache_note}; stores in {workdir}")
+    cold = drop_caches()
+    prefault_bytes = 0 if args.no_prefault else int(1.5 * data["w1"].nbytes)
+    notes = [
+        "Page cache dropped before every timed file operation." if cold else
+        "Page cache NOT dropped (no permission): caches are warm for all.",
+        f"{prefault_bytes / 1e6:.0f} MB of memory pre-faulted before every timed operation."
+        if prefault_bytes else "No pre-faulting.",
+        "Implementations interleaved per repeat (forward, then backward).",
+        "Writes are timed until the last file is written (no fsync); reads include opening.",
+        f"Load average at start {os.getloadavg()[0]:.2f}",
+    ]
+    print(f"bench: {params.shape[0]}x{params.shape[1]} int32 chunks {params.chunks}, "
+          f"{args.repeat} repeats, workloads {','.join(workloads)}; {notes[0]} "
+          f"Stores in {workdir}")
+    memory: dict[str, MemoryResult] = {}
+    started: list[Adapter] = []
+    start_clock = time.perf_counter()
     try:
-        ctx = Context(data=data, chunks=chunks, workdir=workdir)
-        results = run_benchmarks(adapters, workloads, ctx, args.repeat, print)
+        for adapter in list(adapters):
+            try:
+                adapter.start(data, workdir / adapter.name)
+                started.append(adapter)
+            except Exception as exc:  # noqa: BLE001 - reported as a skipped implementation
+                skipped[adapter.name] = f"failed to start: {type(exc).__name__}: {exc}"
+                print(f"bench: {adapter.label}: {skipped[adapter.name]}", file=sys.stderr)
+        adapters = started
+        results = run_benchmarks(adapters, workloads, params, data, workdir, cold,
+                                 prefault_bytes, args.repeat, print)
+        if not args.no_memory:
+            memory = measure_memory(adapters, params, data, workdir, cold, print)
     finally:
+        for adapter in started:
+            adapter.close()
         shutil.rmtree(workdir, ignore_errors=True)
-
-    table = format_table(results, adapters, workloads)
-    versions = ", ".join(f"{a.label} {a.version()}" for a in adapters)
-    stored = ", ".join(
-        f"{label} {size / 1e6:.1f} MB (ratio {data.nbytes / size:.2f})"
-        for label, size in ctx.stored_bytes.items() if size
-    )
-    command_args = " ".join(argv if argv is not None else sys.argv[1:])
-    report = "\n".join([
-        "# zarrdask benchmark results",
-        "",
-        f"Median of {args.repeat} run(s), seconds; {shape[0]}x{shape[1]} int32, chunks "
-        f"{chunks[0]}x{chunks[1]}, Blosc lz4 clevel 5 shuffle, DirectoryStore on local disk "
-        f"(same temp dir for all); {cache_note}; writes are timed until the last file is "
-        f"written (no fsync).",
-        "",
-        table,
-        "",
-        f"Implementations: {versions}.",
-        *([f"Stored after W1: {stored}."] if stored else []),
-        *[f"{line}." for line in describe_machine()],
-        *[f"{line}." for line in skipped],
-        f"Command: `{' '.join(['python benchmarks/bench.py', command_args]).strip()}`",
-        "",
-    ])
+    notes[-1] += f", at end {os.getloadavg()[0]:.2f} (other jobs share this machine)."
+    notes.append(f"Wall time {time.perf_counter() - start_clock:.0f} s.")
+    report, shown = _report(args, argv, params, adapters, all_impls, skipped, workloads,
+                            results, memory, notes)
     print()
-    print(table)
+    print(shown)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
-    print(f"\nbench: wrote {args.out}")
-    return 0
+    print(f"bench: wrote {args.out}")
+    for error in results.errors:
+        print(f"bench: ERROR {error}", file=sys.stderr)
+    return 1 if results.errors else 0
 
 
 if __name__ == "__main__":

@@ -180,7 +180,11 @@ def _serve(name: str, argv: Sequence[str], port: int,
 
 
 def _require_module(module: str, what: str) -> None:
-    if importlib.util.find_spec(module) is None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        found = False
+    if not found:
         pytest.skip(f"{what}: Python package {module!r} is not installed "
                     "(run: bash ci/install_services.sh)")
 
@@ -231,14 +235,22 @@ def s3_storage_options(endpoint_url: str, **extra: Any) -> dict[str, Any]:
     return options
 
 
+#: Buckets made by :func:`make_bucket` since the last :func:`reset_moto`, per endpoint.
+_BUCKETS: set[tuple[str, str]] = set()
+
+
 def make_bucket(endpoint_url: str, bucket: str) -> None:
     """Create ``bucket`` (3-63 characters) on the moto server; an existing one is fine."""
     import s3fs
 
-    fs = s3fs.S3FileSystem(skip_instance_cache=True, **s3_storage_options(endpoint_url))
+    if (endpoint_url, bucket) in _BUCKETS:
+        return
+    fs = s3fs.S3FileSystem(**s3_storage_options(endpoint_url))  # one cached client
+    fs.invalidate_cache()
     if not fs.exists(bucket):
         fs.mkdir(bucket)
     fs.invalidate_cache()
+    _BUCKETS.add((endpoint_url, bucket))
 
 
 def reset_moto(endpoint_url: str) -> None:
@@ -246,6 +258,7 @@ def reset_moto(endpoint_url: str) -> None:
     req = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
         resp.read()
+    _BUCKETS.difference_update({b for b in _BUCKETS if b[0] == endpoint_url})
 
 
 def _moto_argv() -> list[str]:
@@ -260,8 +273,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server on 127.0.0.1; yields its ``endpoint_url``.
 
     For the session, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` are
-    ``testing`` and ``AWS_DEFAULT_REGION`` is ``us-east-1`` (a ``region_name``
-    in ``client_kwargs`` would make bucket creation fail).
+    ``testing``, ``AWS_DEFAULT_REGION`` is ``us-east-1`` (a ``region_name``
+    in ``client_kwargs`` would make bucket creation fail) and
+    ``AWS_ENDPOINT_URL`` points at moto, so a plain ``s3://`` URL without
+    ``storage_options`` reaches moto too (and nothing reaches AWS).
     """
     _require_module("s3fs", "S3 tests")
     _require_module("flask", "S3 tests (moto[server])")
@@ -274,8 +289,12 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # Keep a developer's ~/.aws out of the tests.
         mp.setenv("AWS_CONFIG_FILE", os.devnull)
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        for server in _serve("moto", argv, port, tmp_path_factory, env=_AWS_ENV):
-            yield f"http://{HOST}:{server.port}"
+        # Every S3 client without an explicit endpoint talks to moto, never to AWS.
+        endpoint = f"http://{HOST}:{port}"
+        mp.setenv("AWS_ENDPOINT_URL", endpoint)
+        mp.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+        for _ in _serve("moto", argv, port, tmp_path_factory, env=_AWS_ENV):
+            yield endpoint
 
 
 # --------------------------------------------------------------------------------------

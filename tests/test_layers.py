@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "dask_array": 7, "xarray_backend": 7, "xarray_writer": 7, "cli": 7, "testing": 7,
     "__main__": 8, "__init__": 8,
 }
-ONLY_IMPORTER = {"dask": {"dask_array"}, "distributed": {"dask_array"},
+ONLY_IMPORTER = {"dask": {"dask_array", "xarray_writer"}, "distributed": {"dask_array"},
                  "xarray": {"xarray_backend", "xarray_writer"}, "zarr": set()}
 
 

@@ -6,6 +6,8 @@ re-exports public names.
 
 from __future__ import annotations
 
+from typing import Any
+
 from zarrdask import config, errors, storage
 from zarrdask.attrs import Attributes
 from zarrdask.codecs import CodecPipeline
@@ -29,28 +31,50 @@ from zarrdask.creation import (
 )
 from zarrdask.hierarchy import Group, group, open_group, save_group, tree
 from zarrdask.storage import (
+    ABSStore,
+    DBMStore,
     DirectoryStore,
+    FSStore,
     KVStore,
+    LMDBStore,
+    LRUStoreCache,
     MemoryStore,
+    MongoDBStore,
+    N5FSStore,
+    N5Store,
     NestedDirectoryStore,
+    RedisStore,
+    SQLiteStore,
     TempStore,
+    ZipStore,
 )
 from zarrdask.sync import ProcessSynchronizer, ThreadSynchronizer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ABSStore",
     "Array",
     "Attributes",
     "CodecPipeline",
+    "DBMStore",
     "DirectoryStore",
+    "FSStore",
     "Group",
     "KVStore",
+    "LMDBStore",
+    "LRUStoreCache",
     "MemoryStore",
+    "MongoDBStore",
+    "N5FSStore",
+    "N5Store",
     "NestedDirectoryStore",
     "ProcessSynchronizer",
+    "RedisStore",
+    "SQLiteStore",
     "TempStore",
     "ThreadSynchronizer",
+    "ZipStore",
     "__version__",
     "array",
     "config",
@@ -81,3 +105,14 @@ __all__ = [
     "zeros",
     "zeros_like",
 ]
+
+_DASK_NAMES = ("initialize", "store", "to_dask", "to_zarr")
+
+
+def __getattr__(name: str) -> Any:
+    """The dask functions, imported on first use (``import zarrdask`` never imports dask)."""
+    if name in _DASK_NAMES:
+        from zarrdask import dask_array
+
+        return getattr(dask_array, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -638,6 +638,31 @@ class Array:
         """Read the whole array cast to ``dtype`` (no view support yet)."""
         return self[...].astype(dtype)
 
+    # ---------------------------------------------------------------------- dask
+
+    def to_dask(self, selection: Any = None, chunks: Any = None, name: str | None = None) -> Any:
+        """This array (or a selection of it) as a chunk-aligned dask array.
+
+        See :func:`zarrdask.dask_array.to_dask`; dask is imported only here.
+        """
+        return _integration("dask_array").to_dask(self, selection=selection, chunks=chunks,
+                                                  name=name)
+
+    def __dask_tokenize__(self) -> Any:
+        """A dask token that changes when the data or metadata change.
+
+        Path, a digest of the current ``.zarray`` and a change marker of the chunk
+        store (see :func:`zarrdask.dask_plan.store_change_marker`).
+        """
+        return _integration("dask_plan").array_token(self)
+
+
+def _integration(name: str) -> Any:
+    """An integration module above this layer (``dask_array``...), imported on first use."""
+    import importlib
+
+    return importlib.import_module(f"zarrdask.{name}")
+
 
 _REDUCE_DEFAULTS = (None, "", False, None, None, True, True, None, False)
 

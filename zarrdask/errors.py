@@ -25,6 +25,7 @@ __all__ = [
     "ChunkDecodeError",
     "KeyValidationError",
     "WriteOnceError",
+    "UnsafeWriteError",
 ]
 
 
@@ -151,4 +152,15 @@ class WriteOnceError(ZarrdaskError, NotImplementedError):
 
     Subclasses :class:`NotImplementedError`, which zarr-python 2 raised for deletes
     from a zip store.
+    """
+
+
+class UnsafeWriteError(ZarrdaskError, RuntimeError):
+    """A parallel write was refused because it would lose or corrupt data.
+
+    Raised before any write when a store held in memory, or a lock that only
+    excludes the threads of one process, is used with a multi-process
+    scheduler; and by the dask write planner for store chunks that several
+    tasks would write under ``policy="error"``. Subclasses :class:`RuntimeError`,
+    which ``dask.array.to_zarr`` raises for in-memory stores on a cluster.
     """

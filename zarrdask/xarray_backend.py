@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import os
 import struct
-import warnings
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -180,10 +179,11 @@ def _dims_of(array: Array, name: str) -> tuple[str, ...]:
 
 
 def _consolidated_metadata_store(store: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """The read-only metadata view of a store's ``.zmetadata`` (zarrdask.consolidated)."""
-    from zarrdask.consolidated import open_consolidated
+    """The read-only metadata view of a store's ``.zmetadata`` (no staleness check: that
+    would read every metadata document, which consolidation exists to avoid)."""
+    from zarrdask.consolidated import ConsolidatedMetadataStore
 
-    return open_consolidated(store, mode="r").store
+    return ConsolidatedMetadataStore(store, CONSOLIDATED_KEY)
 
 
 class ZarrdaskDataStore(AbstractDataStore):
@@ -247,11 +247,10 @@ class ZarrdaskDataStore(AbstractDataStore):
                     f"{CONSOLIDATED_KEY!r}; pass consolidated=None to read without it"
                 )
         if not contains_group(meta_store, path):
-            what = "an array" if contains_array(meta_store, path) else "nothing"
+            hint = ("an array is there; pass group=... naming the group that holds it"
+                    if contains_array(meta_store, path) else "nothing is there")
             raise FileNotFoundError(
-                f"no Zarr group at path {path!r} of {_describe(filename_or_obj)} (found {what}"
-                " there); pass group=... naming a group"
-            )
+                f"no Zarr group at path {path!r} of {_describe(filename_or_obj)}: {hint}")
         mask = True if use_zarr_fill_value_as_mask is None else bool(use_zarr_fill_value_as_mask)
         return cls(store, meta_store, path, synchronizer, mask, close_store=made_here)
 
@@ -551,6 +550,3 @@ class _ZarrdaskAccessor:
         """Write this Dataset with :func:`zarrdask.xarray_writer.to_zarr`."""
         return dataset_to_zarr(self._dataset, store, **kwargs)
 
-
-with warnings.catch_warnings():  # no warning if re-imported
-    warnings.simplefilter("ignore")

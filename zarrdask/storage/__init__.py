@@ -27,16 +27,37 @@ from zarrdask.storage._base import (
     setitems,
     store_type_name,
 )
+from zarrdask.storage.abs import ABSStore
+from zarrdask.storage.cache import LRUStoreCache
+from zarrdask.storage.dbm import DBMStore
 from zarrdask.storage.directory import DirectoryStore, NestedDirectoryStore, TempStore
+from zarrdask.storage.fsspec import FSStore
+from zarrdask.storage.lmdb import LMDBStore
 from zarrdask.storage.memory import KVStore, MemoryStore
+from zarrdask.storage.mongodb import MongoDBStore
+from zarrdask.storage.n5 import N5FSStore, N5Store
+from zarrdask.storage.redis import RedisStore
+from zarrdask.storage.sqlite import SQLiteStore
+from zarrdask.storage.zip import ZipStore
 
 __all__ = [
+    "ABSStore",
     "BaseStore",
+    "DBMStore",
     "DirectoryStore",
+    "FSStore",
     "KVStore",
+    "LMDBStore",
+    "LRUStoreCache",
     "MemoryStore",
+    "MongoDBStore",
+    "N5FSStore",
+    "N5Store",
     "NestedDirectoryStore",
+    "RedisStore",
+    "SQLiteStore",
     "TempStore",
+    "ZipStore",
     "contains_array",
     "contains_group",
     "default_compressor",
@@ -79,21 +100,37 @@ def _store_from_path(
     mode: str,
     dimension_separator: str | None,
 ) -> MutableMapping[str, bytes]:
-    """Choose the store for a path string, as zarr 2 does (URL, ``.zip``, ``.n5``, folder)."""
+    """Choose the store for a path string, as zarr 2 does (URL, ``.zip``, ``.n5``, folder).
+
+    URLs (``s3://...``, ``simplecache::s3://...``) become an ``FSStore`` (an
+    ``N5FSStore`` when the URL ends in ``.n5``) with ``mode`` and
+    ``storage_options``; local paths ending in ``.zip`` a ``ZipStore`` opened in
+    ``mode``, in ``.n5`` an ``N5Store``, anything else a ``DirectoryStore``.
+    Store modules are imported only when chosen.
+    """
     if _is_url(path):
-        # URL stores (fsspec) plug in here.
-        raise NotImplementedError(f"URL stores are not available yet: {path!r}")
+        options = dict(storage_options or {})
+        if path.rstrip("/").endswith(".n5"):
+            from zarrdask.storage.n5 import N5FSStore
+
+            return N5FSStore(path, mode=mode, dimension_separator=dimension_separator,
+                             **options)
+        from zarrdask.storage.fsspec import FSStore
+
+        return FSStore(path, mode=mode, dimension_separator=dimension_separator, **options)
     if storage_options:
         raise ValueError(
             f"storage_options were given with the local path {path!r}; they are only "
             "used with fsspec URLs such as 's3://bucket/data.zarr'"
         )
     if path.endswith(".zip"):
-        # ZipStore plugs in here.
-        raise NotImplementedError(f"zip stores are not available yet: {path!r}")
-    if path.endswith(".n5"):
-        # N5Store plugs in here.
-        raise NotImplementedError(f"N5 stores are not available yet: {path!r}")
+        from zarrdask.storage.zip import ZipStore
+
+        return ZipStore(path, mode=mode, dimension_separator=dimension_separator)
+    if path.rstrip("/" + os.sep).endswith(".n5"):
+        from zarrdask.storage.n5 import N5Store
+
+        return N5Store(path, dimension_separator=dimension_separator)
     # Opening never creates the folder: a missing path in mode 'r' is left to the caller.
     return DirectoryStore(path, dimension_separator=dimension_separator)
 
@@ -109,9 +146,11 @@ def normalize_store_arg(
     Parameters
     ----------
     store : None, str, os.PathLike or MutableMapping
-        ``None`` gives a new :class:`MemoryStore`; a path gives a
-        :class:`DirectoryStore` (URLs, ``.zip`` and ``.n5`` paths get their own
-        store types); a mapping is returned as it is (a ``dict`` stays a ``dict``).
+        ``None`` gives a new :class:`MemoryStore`; a URL (``://`` or ``::``)
+        an ``FSStore`` (``N5FSStore`` if it ends in ``.n5``); a path ending in
+        ``.zip`` a ``ZipStore``, in ``.n5`` an ``N5Store``, any other path a
+        :class:`DirectoryStore`; a mapping is returned as it is (a ``dict``
+        stays a ``dict``).
     storage_options : dict, optional
         Options for fsspec URLs; an error with a local path.
     mode : str, optional

@@ -4,7 +4,13 @@ Pure functions of JSON documents plus :class:`N5ChunkCodec`, the numcodecs
 codec for N5 blocks (big-endian header giving the block shape, big-endian
 elements, then the inner compressor). The stores in :mod:`zarrdask.storage.n5`
 use them; nothing here touches a store. Importing this module registers the
-codec with numcodecs under the id ``zarrdask_n5``.
+codec with numcodecs under the id ``zarrdask_n5`` (not zarr-python's
+``n5_wrapper``, so the two never replace each other in numcodecs' registry).
+
+Compressions: ``raw``, ``gzip`` (zlib or gzip framing, ``useZlib``),
+``bzip2``, ``xz`` and ``blosc`` as N5 defines them; ``lzma`` and any other
+numcodecs codec (``lz4``, ``zstd``) are written as zarr-python 2.18 writes them,
+with numcodecs framing (Java N5's own LZ4 block framing is not read).
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ def compressor_to_n5(config: Mapping[str, Any] | None) -> dict[str, Any]:
     if cid == "bz2":
         return {"type": "bzip2", "blockSize": config.get("level", 9)}
     if cid == "blosc":
-        return {"type": "blosc", **{k: config[k] for k in ("cname", "clevel", "shuffle", "blocksize")}}
+        return {"type": "blosc",
+                **{k: config[k] for k in ("cname", "clevel", "shuffle", "blocksize")}}
     if cid == "lzma":
         preset = config.get("preset") or 6
         if config.get("format", 1) == 1 and config.get("check", -1) in (-1, 4) \
@@ -104,7 +111,8 @@ def compressor_from_n5(compression: Any, where: str) -> dict[str, Any] | None:
         if kind == "blosc":
             return {"id": "blosc", **{k: c[k] for k in ("cname", "clevel", "shuffle", "blocksize")}}
     except KeyError as e:
-        raise MetadataError(f"{where}: {kind!r} compression lacks the field {e.args[0]!r}") from None
+        raise MetadataError(
+            f"{where}: {kind!r} compression lacks the field {e.args[0]!r}") from None
     return {"id": kind, **c}
 
 
@@ -112,6 +120,7 @@ def compressor_from_n5(compression: Any, where: str) -> dict[str, Any] | None:
 
 
 def _dims(value: Any, name: str, where: str, minimum: int) -> list[int]:
+    """Check a dimension list: non-empty (N5 has no 0-d datasets), integers >= minimum."""
     if (not isinstance(value, list) or not value
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
                        for v in value)):
@@ -191,10 +200,12 @@ def array_meta_from_n5(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def is_dataset(attrs: Mapping[str, Any] | None) -> bool:
+    """Return whether N5 attributes describe a dataset (an array) rather than a group."""
     return attrs is not None and "dimensions" in attrs
 
 
 def user_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the user attributes of N5 attributes (everything but N5's reserved names)."""
     return {k: v for k, v in attrs.items() if k not in RESERVED}
 
 

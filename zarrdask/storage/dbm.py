@@ -214,6 +214,14 @@ class DBMStore(BaseStore):
         with self._lock:
             return len(self._handle())
 
+    def clear(self) -> None:
+        """Remove every key."""
+        self._check_writable("")
+        with self._lock:
+            db = self._handle()
+            for raw in list(db.keys()):
+                del db[raw]
+
     def setitems(self, items: Mapping[str, bytes]) -> None:
         """Write several keys (one at a time: dbm has no transactions)."""
         for key, value in items.items():

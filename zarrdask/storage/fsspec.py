@@ -226,7 +226,8 @@ class FSStore(BaseStore):
         except self.missing_exceptions:
             raise KeyError(key) from None
         except Exception as exc:
-            raise _note(exc, key, self.url)
+            _note(exc, key, self.url)
+            raise
 
     def __setitem__(self, key: str, value: bytes) -> None:
         self._check_writable(key)
@@ -237,7 +238,8 @@ class FSStore(BaseStore):
         try:
             self.fs.pipe_file(self._prefix + nkey, ensure_bytes(value))
         except Exception as exc:
-            raise _note(exc, key, self.url)
+            _note(exc, key, self.url)
+            raise
 
     def __delitem__(self, key: str) -> None:
         self._check_writable(key)
@@ -256,15 +258,20 @@ class FSStore(BaseStore):
         except self.missing_exceptions:
             raise KeyError(key) from None
         except Exception as exc:
-            raise _note(exc, key, self.url)
+            _note(exc, key, self.url)
+            raise
 
     def _isfile(self, path: str, key: str) -> bool:
+        # s3fs answers info() from listings it has cached: ask the server afresh, so a
+        # key written by another process since the last listing is seen.
+        self.fs.invalidate_cache(path)
         try:
             info = self.fs.info(path)
         except self.missing_exceptions:
             return False
         except Exception as exc:
-            raise _note(exc, key, self.url)
+            _note(exc, key, self.url)
+            raise
         return info.get("type") == "file"
 
     def __contains__(self, key: object) -> bool:
@@ -354,21 +361,7 @@ class FSStore(BaseStore):
         if self._local is not None:
             self._local.delitems([self._normalize_key(k) for k in keys])
             return
-        paths = [self._key_path(k) for k in keys]
-        if any(_has_glob(p) for p in paths):
-            self._delete_one_by_one(keys)
-            return
-        try:
-            self.fs.rm(paths)
-        except self.missing_exceptions:
-            self._delete_one_by_one(keys)  # some backends refuse a batch with a missing path
-
-    def _delete_one_by_one(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            try:
-                del self[key]
-            except KeyError:
-                continue
+        self._rm_paths([self._key_path(k) for k in keys])
 
     # -- hierarchy ---------------------------------------------------------------------
 
@@ -410,27 +403,34 @@ class FSStore(BaseStore):
             return
         prefix = full.rstrip("/") + "/" if full not in ("", "/") else ""
         doomed = [p for p in self._find(full) if p.startswith(prefix) or not prefix]
-        if not doomed:
-            return
-        try:
-            self.fs.rm(doomed)
-        except self.missing_exceptions:
-            for p in doomed:
-                try:
-                    self.fs.rm_file(p)
-                except self.missing_exceptions:
-                    continue
+        self._rm_paths(doomed)
+
+    def _rm_paths(self, paths: list[str]) -> None:
+        """Delete files by full path: one batch for plain names, one by one for names
+        with glob characters (fsspec's batch ``rm`` would expand them)."""
+        literal = [p for p in paths if not _has_glob(p)]
+        single = [p for p in paths if _has_glob(p)]
+        if literal:
+            try:
+                self.fs.rm(literal)
+            except self.missing_exceptions:  # some backends refuse a batch with a missing path
+                single.extend(literal)
+        for p in single:
+            try:
+                self.fs.rm_file(p)
+            except self.missing_exceptions:
+                continue
 
     def getsize(self, path: str | None = "") -> int:
         """Return the size of the key ``path``, or the total size of the keys directly under it."""
         rel, full = self._dir_path(path)
+        self.fs.invalidate_cache(full)
         try:
             info = self.fs.info(full)
         except self.missing_exceptions:
             return 0
         if info.get("type") == "file":
             return int(info.get("size") or 0)
-        self.fs.invalidate_cache(full)
         try:
             entries = self.fs.ls(full, detail=True)
         except self.missing_exceptions:

@@ -33,12 +33,29 @@ def _decode_key(raw: bytes) -> str:
     return bytes(raw).decode("utf-8", "surrogateescape")
 
 
+def _free_bytes(path: str) -> int | None:
+    """Bytes available to us on the filesystem holding ``path`` (None if unknown)."""
+    try:
+        st = os.statvfs(path)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def _acquire_env(path: str, kwargs: dict[str, Any]) -> Any:
     import lmdb
 
     ident = (os.getpid(), os.path.realpath(path))
     readonly = bool(kwargs.get("readonly", False))
     with _ENVS_LOCK:
+        for other in [k for k in _ENVS if k[1] == ident[1] and k[0] != ident[0]]:
+            # Inherited over fork: unusable here, and lmdb refuses a second open while it
+            # exists. Closing it in the child releases only the child's reader slots.
+            stale = _ENVS.pop(other)[0]
+            try:
+                stale.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
         entry = _ENVS.get(ident)
         if entry is not None:
             if entry[2] and not readonly:
@@ -132,7 +149,9 @@ class LMDBStore(BaseStore):
         }
         options.update(kwargs)
         self.read_only = bool(options.get("readonly", False))
+        self._options = options
         self._env: Any = _acquire_env(self.path, options)
+        self._pid = os.getpid()
         self._max_key = self._env.max_key_size()
 
     # -- pickling and identity ---------------------------------------------------------
@@ -165,6 +184,9 @@ class LMDBStore(BaseStore):
         env = self._env
         if env is None:
             raise ValueError(f"{self!r} is closed")
+        if self._pid != os.getpid():  # forked: LMDB handles must not cross a fork
+            self._env = env = _acquire_env(self.path, self._options)
+            self._pid = os.getpid()
         return env
 
     def close(self) -> None:
@@ -195,7 +217,7 @@ class LMDBStore(BaseStore):
             )
         return raw
 
-    def _write(self, what: str, body: Any) -> None:
+    def _write(self, what: str, body: Any, nbytes: int = 0) -> None:
         """Run ``body(txn)`` in one write transaction, naming the store in any error."""
         try:
             with self._handle().begin(write=True) as txn:
@@ -203,7 +225,12 @@ class LMDBStore(BaseStore):
         except KeyError:
             raise
         except Exception as exc:
-            exc.add_note(f"LMDBStore: {what} in {self.path!r} failed; nothing of it was written")
+            note = f"LMDBStore: {what} in {self.path!r} failed; nothing of it was written"
+            free = _free_bytes(self.path)
+            if free is not None and free <= nbytes + (1 << 16):
+                # LMDB often reports ENOSPC as a bare "Input/output error"
+                note += f"; the disk is full ({free} bytes free)"
+            exc.add_note(note)
             raise
 
     # -- mapping -----------------------------------------------------------------------
@@ -278,7 +305,7 @@ class LMDBStore(BaseStore):
             for key in keys:
                 try:
                     raw = self._raw(key, write=False)
-                except KeyError:
+                except (KeyError, AttributeError):  # too long, or not a str
                     continue
                 value = txn.get(raw)
                 if value is not None:
@@ -298,7 +325,7 @@ class LMDBStore(BaseStore):
         first = next(iter(items))
         what = f"writing key {first!r}" if len(staged) == 1 else (
             f"writing {len(staged)} keys ({first!r}, ...)")
-        self._write(what, body)
+        self._write(what, body, sum(len(data) for _, data in staged))
 
     def delitems(self, keys: Iterable[str]) -> None:
         """Delete several keys in one write transaction; missing keys are ignored."""

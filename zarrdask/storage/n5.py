@@ -106,6 +106,11 @@ class _N5Base(BaseStore):
         """Whether writes are refused (the inner store's setting)."""
         return is_readonly(self._raw)
 
+    @property
+    def _prefer_per_key_io(self) -> bool:
+        # local folders: read blocks on the decoding threads; remote: batch (has_batch_io)
+        return bool(getattr(self._raw, "_prefer_per_key_io", False))
+
     def close(self) -> None:
         """Close the inner store."""
         close = getattr(self._raw, "close", None)
@@ -405,9 +410,6 @@ class N5Store(_N5Base):
     >>> sorted(os.listdir(os.path.join(store.path, "1")))  # chunk (0, 1) is block 1/0
     ['0', '1']
     """
-
-    #: Chunk I/O reads keys one by one on its decoding threads (see ``has_batch_io``).
-    _prefer_per_key_io = True
 
     def __init__(self, path: Any, normalize_keys: bool = False,
                  dimension_separator: str | None = None, durable: bool = False, *,

@@ -31,6 +31,7 @@ from typing import Any
 from zarrdask.errors import WriteOnceError
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
 from zarrdask.storage._base import BaseStore, ensure_bytes
+from zarrdask.storage.directory import _fsync_dir
 
 __all__ = ["ZipStore"]
 
@@ -55,17 +56,6 @@ class _FullWriteFile(io.FileIO):
                 raise OSError(f"short write to {self.name!r}")
             total += written
         return total
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - folders cannot be opened on Windows
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Archive:
@@ -136,10 +126,8 @@ def _finalize(state: dict[str, Any]) -> None:
         return
     state["archive"] = None
     if archive.pending:
-        warnings.warn(
-            f"ZipStore({archive.target!r}) was not closed; writing the archive now",
-            ResourceWarning, stacklevel=1,
-        )
+        warnings.warn(f"ZipStore({archive.target!r}) was not closed; writing the archive now",
+                      ResourceWarning, stacklevel=1)
     try:
         archive.commit()
     except Exception as exc:  # pragma: no cover - nowhere to raise it
@@ -168,12 +156,8 @@ class ZipStore(BaseStore):
 
     Raises
     ------
-    FileNotFoundError
-        Mode ``'r'`` or ``'r+'`` and no file at ``path``.
-    FileExistsError
-        Mode ``'x'`` and a file at ``path``.
-    ValueError
-        An unknown ``mode`` or ``dimension_separator``.
+    FileNotFoundError, FileExistsError
+        Mode ``'r'``/``'r+'`` and no file at ``path``; mode ``'x'`` and a file there.
 
     Notes
     -----
@@ -224,9 +208,10 @@ class ZipStore(BaseStore):
         self._state: dict[str, Any] = {"archive": None}
         zmode = _MODES[mode]
         exists = os.path.exists(self.path)
-        if zmode == "r" or (mode == "r+" and not exists):
-            if not exists:
-                raise FileNotFoundError(f"no zip archive at {self.path!r} (mode {mode!r})")
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"ZipStore path {self.path!r} is a folder, not a zip file")
+        if mode in ("r", "r+") and not exists:
+            raise FileNotFoundError(f"no zip archive at {self.path!r} (mode {mode!r})")
         if zmode == "x" and exists:
             raise FileExistsError(f"mode {mode!r}: a file already exists at {self.path!r}")
         if zmode in ("r", "a") and exists:
@@ -241,11 +226,11 @@ class ZipStore(BaseStore):
     def _open_view(self) -> _Archive:
         fp = open(self.path, "rb")
         try:
-            zf = zipfile.ZipFile(fp, "r", allowZip64=self.allowZip64)
+            return _Archive(zipfile.ZipFile(fp, "r", allowZip64=self.allowZip64), fp, None,
+                            self.path)
         except BaseException:
             fp.close()
             raise
-        return _Archive(zf, fp, None, self.path)
 
     def _new_temp(self, copy_from: Any, exclusive: bool = False) -> _Archive:
         """Create the temporary archive (a copy of ``copy_from``, an open file, if given)."""
@@ -354,14 +339,10 @@ class ZipStore(BaseStore):
         if not isinstance(key, str):
             raise KeyError(key)
         with self._lock:
-            zf = self._archive().zf
-            try:
-                info = zf.getinfo(key)
-            except KeyError:
-                raise KeyError(key) from None
-            if info.is_dir():
+            info = self._info(key)
+            if info is None or info.is_dir():
                 raise KeyError(key)
-            return zf.read(info)
+            return self._archive().zf.read(info)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
@@ -369,6 +350,13 @@ class ZipStore(BaseStore):
         with self._lock:
             info = self._info(key)
             return info is not None and not info.is_dir()
+
+    def _refusal(self, action: str) -> WriteOnceError:
+        return WriteOnceError(
+            f"ZipStore {self.path!r} cannot {action}: zip members are write-once, never "
+            "replaced or deleted (write each chunk once, or open the archive in mode 'w' "
+            "to start over)"
+        )
 
     def _unchanged(self, key: str, data: bytes) -> bool:
         """Whether ``key`` holds exactly ``data``; WriteOnceError if it holds other bytes."""
@@ -378,11 +366,7 @@ class ZipStore(BaseStore):
         if (info.file_size == len(data) and info.CRC == zlib.crc32(data)
                 and self._archive().zf.read(info) == data):
             return True
-        raise WriteOnceError(
-            f"ZipStore {self.path!r} already holds key {key!r} with other bytes; zip members "
-            "are write-once (write each chunk once, or open the archive in mode 'w' to "
-            "start over)"
-        )
+        raise self._refusal(f"rewrite key {key!r} with other bytes")
 
     def __setitem__(self, key: str, value: bytes) -> None:
         self.setitems({key: value})
@@ -452,10 +436,7 @@ class ZipStore(BaseStore):
         with self._lock:
             present = [k for k in keys if k in self]
             if present:
-                raise WriteOnceError(
-                    f"cannot delete {present[0]!r} from ZipStore {self.path!r}: zip members "
-                    "cannot be deleted (open the archive in mode 'w' to start over)"
-                )
+                raise self._refusal(f"delete {present[0]!r}")
             if keys and not missing_ok:
                 raise KeyError(keys[0])
 
@@ -494,11 +475,7 @@ class ZipStore(BaseStore):
         prefix = prefix_of(path)
         doomed = [k for k in self._names() if k.startswith(prefix)]
         if doomed:
-            raise WriteOnceError(
-                f"cannot remove {path or 'the root'!r} from ZipStore {self.path!r}: "
-                f"{len(doomed)} key(s) there, and zip members cannot be deleted "
-                "(open the archive in mode 'w' to start over)"
-            )
+            raise self._refusal(f"remove {path or 'the root'!r} ({len(doomed)} key(s))")
 
     def rename(self, src_path: str, dst_path: str) -> None:
         """Refuse to move keys (WriteOnceError); KeyError if nothing is at ``src_path``."""
@@ -506,10 +483,7 @@ class ZipStore(BaseStore):
         self._check_writable(src)
         if src not in self and not self.listdir(src):
             raise KeyError(src)
-        raise WriteOnceError(
-            f"cannot rename {src!r} in ZipStore {self.path!r}: zip members cannot be "
-            "deleted or renamed"
-        )
+        raise self._refusal(f"rename {src!r}")
 
     def getsize(self, path: str | None = "") -> int:
         """Return the stored (compressed) size of a key, or of the keys directly under ``path``."""
