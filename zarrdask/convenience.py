@@ -78,12 +78,27 @@ def save_array(store: Any, arr: Any, *, path: str | None = None, **kwargs: Any) 
     array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     storage_options = kwargs.pop("storage_options", None)
-    store = normalize_store_arg(store, storage_options=storage_options, mode="w")
-    _array(arr, store=store, overwrite=True, path=path, **kwargs)
+    opened = normalize_store_arg(store, storage_options=storage_options, mode="w")
+    try:
+        _array(arr, store=opened, overwrite=True, path=path, **kwargs)
+    finally:
+        _close_if_opened_here(store, opened)
+
+
+def _close_if_opened_here(given: Any, store: Any) -> None:
+    """Close a store this module opened from a path or URL (a ZipStore writes on close)."""
+    if store is not given and hasattr(store, "close"):
+        store.close()
 
 
 def save(store: Any, *args: Any, path: str | None = None, **kwargs: Any) -> None:
-    """Save one array (``save_array``) or several (``save_group``) to a store."""
+    """Save one array (``save_array``) or several (``save_group``) to a store.
+
+    ``storage_options`` (for URLs) is taken as an option, never as an array name.
+    """
+    storage_options = kwargs.pop("storage_options", None)
+    if storage_options is not None:
+        store = normalize_store_arg(store, storage_options=storage_options, mode="w")
     if len(args) == 1 and not kwargs:
         save_array(store, args[0], path=path)
         return
@@ -103,10 +118,14 @@ def load(store: Any, *, path: str | None = None, **kwargs: Any) -> Any:
         If nothing exists at ``path``.
     """
     storage_options = kwargs.pop("storage_options", None)
+    given = store
     store = normalize_store_arg(store, storage_options=storage_options, mode="r")
     path = normalize_storage_path(path)
     if contains_array(store, path):
-        return Array(store, path=path, read_only=True)[...]
+        try:
+            return Array(store, path=path, read_only=True)[...]
+        finally:
+            _close_if_opened_here(given, store)
     if contains_group(store, path):
         from zarrdask.hierarchy import LazyLoader
 
