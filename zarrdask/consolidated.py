@@ -67,7 +67,30 @@ def _base_store(store: Any) -> Any:
     return store
 
 
-class ConsolidatedMetadataStore(BaseStore):
+class _WrapperStore(BaseStore):
+    """What both metadata wrappers share: the wrapped store, pickling, capabilities."""
+
+    store: MutableMapping[str, Any]
+    metadata_key: str
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"store": self.store, "metadata_key": self.metadata_key}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    @property
+    def read_only(self) -> bool:  # type: ignore[override]
+        """Whether the wrapped store refuses writes."""
+        return is_readonly(self.store)
+
+    @property
+    def _prefer_per_key_io(self) -> bool:
+        """Chunk I/O batches reads through the wrapper only where the wrapped store does."""
+        return not has_batch_io(self.store)
+
+
+class ConsolidatedMetadataStore(_WrapperStore):
     """A store whose metadata comes from one consolidated key and cannot be changed.
 
     Metadata documents (``.zarray``, ``.zgroup``, ``.zattrs``) are served from the
@@ -108,22 +131,6 @@ class ConsolidatedMetadataStore(BaseStore):
                 metadata_key, "no consolidated metadata in the store; call "
                 "zarrdask.consolidate_metadata(store) first") from None
         self.metadata = parse_consolidated(data, metadata_key)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"store": self.store, "metadata_key": self.metadata_key}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
-
-    @property
-    def read_only(self) -> bool:  # type: ignore[override]
-        """Whether the wrapped store refuses data writes."""
-        return is_readonly(self.store)
-
-    @property
-    def _prefer_per_key_io(self) -> bool:
-        """Chunk I/O batches reads through the wrapper only where the wrapped store does."""
-        return not has_batch_io(self.store)
 
     def _is_meta(self, key: str) -> bool:
         return is_node_meta_key(key) or key == self.metadata_key
@@ -233,7 +240,7 @@ class ConsolidatedMetadataStore(BaseStore):
             close()
 
 
-class ConsolidatingStore(BaseStore):
+class ConsolidatingStore(_WrapperStore):
     """A pass-through store that rewrites ``.zmetadata`` whenever metadata changes.
 
     Every read and write goes to the wrapped store. After each write, delete,
@@ -255,22 +262,6 @@ class ConsolidatingStore(BaseStore):
         self.store = store
         self.metadata_key = validate_key(metadata_key)
         self._lock = threading.RLock()  # one rewrite of .zmetadata at a time in this process
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"store": self.store, "metadata_key": self.metadata_key}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
-
-    @property
-    def read_only(self) -> bool:  # type: ignore[override]
-        """Whether the wrapped store refuses writes."""
-        return is_readonly(self.store)
-
-    @property
-    def _prefer_per_key_io(self) -> bool:
-        """Chunk I/O batches reads through the wrapper only where the wrapped store does."""
-        return not has_batch_io(self.store)
 
     @property
     def _dimension_separator(self) -> str | None:
