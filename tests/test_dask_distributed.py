@@ -20,27 +20,9 @@ distributed = pytest.importorskip("distributed")
 import zarrdask  # noqa: E402
 from zarrdask import dask_array as zd  # noqa: E402
 from zarrdask.errors import UnsafeWriteError  # noqa: E402
-from zarrdask.storage import DirectoryStore  # noqa: E402
+from tests.test_dask import LoggingStore  # noqa: E402
 
 
-class LoggingStore(DirectoryStore):
-    """A directory store that logs every ``.zarray`` read, with the reading pid, to a file."""
-
-    def __init__(self, path: str, log: str) -> None:
-        super().__init__(path)
-        self.log = log
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return (self.path, self.log)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        LoggingStore.__init__(self, *state)
-
-    def __getitem__(self, key: str) -> bytes:
-        if key.endswith(".zarray"):
-            with open(self.log, "a") as f:
-                f.write(f"{os.getpid()}\n")
-        return super().__getitem__(key)
 
 
 @pytest.fixture(scope="module")
