@@ -32,6 +32,7 @@ from zarrdask.indexing import (
 from zarrdask.info import InfoReporter, human_readable_size
 from zarrdask.keys import ARRAY_META_KEY, ATTRS_KEY, normalize_storage_path, prefix_of
 from zarrdask.meta import ArrayMeta, encode_array_meta, parse_array_meta
+from zarrdask.node import Node
 from zarrdask.selection import dispatch_selection, pop_fields
 from zarrdask.storage._base import contains_group, delitems, getsize, listdir, store_type_name
 
@@ -40,7 +41,7 @@ __all__ = ["Array"]
 T = TypeVar("T")
 
 
-class Array:
+class Array(Node):
     """A Zarr v2 array: chunked, compressed, N-dimensional, in any MutableMapping store.
 
     Parameters
@@ -167,19 +168,9 @@ class Array:
     # ---------------------------------------------------------------- properties
 
     @property
-    def store(self) -> MutableMapping[str, Any]:
-        """The store holding the array's metadata."""
-        return self._store
-
-    @property
     def chunk_store(self) -> MutableMapping[str, Any]:
         """The store holding the chunks (the metadata store unless a separate one was given)."""
         return self._store if self._chunk_store is None else self._chunk_store
-
-    @property
-    def path(self) -> str:
-        """Path of the array in the store."""
-        return self._path
 
     @property
     def name(self) -> str | None:
@@ -200,16 +191,6 @@ class Array:
     def read_only(self, value: bool) -> None:
         self._read_only = bool(value)
         self._attrs.read_only = bool(value)
-
-    @property
-    def synchronizer(self) -> Any:
-        """The synchronizer, or None."""
-        return self._synchronizer
-
-    @property
-    def attrs(self) -> Attributes:
-        """User attributes (``.zattrs``)."""
-        return self._attrs
 
     @property
     def meta(self) -> ArrayMeta:

@@ -35,6 +35,7 @@ from zarrdask.keys import (
     prefix_of,
 )
 from zarrdask.meta import GroupMeta, parse_group_meta
+from zarrdask.node import Node
 from zarrdask.storage import normalize_store_arg
 from zarrdask.storage._base import (
     contains_array,
@@ -76,7 +77,7 @@ def _check_zarr_version(zarr_version: Any) -> None:
             f"zarrdask implements Zarr format 2 only; got zarr_version={zarr_version!r}")
 
 
-class Group(MemberMethods, MutableMapping[str, Any]):
+class Group(Node, MemberMethods, MutableMapping[str, Any]):
     """A group of arrays and groups in a store, with the h5py-style API of zarr 2.x.
 
     Parameters
@@ -145,19 +146,9 @@ class Group(MemberMethods, MutableMapping[str, Any]):
     # ---------------------------------------------------------------- properties
 
     @property
-    def store(self) -> MutableMapping[str, Any]:
-        """The store holding the group's metadata."""
-        return self._store
-
-    @property
     def chunk_store(self) -> MutableMapping[str, Any] | None:
         """The separate chunk store of member arrays, or None."""
         return self._chunk_store
-
-    @property
-    def path(self) -> str:
-        """Path of the group in the store (``""`` for the root)."""
-        return self._path
 
     @property
     def name(self) -> str:
@@ -173,16 +164,6 @@ class Group(MemberMethods, MutableMapping[str, Any]):
     def read_only(self) -> bool:
         """Whether changes are refused."""
         return self._read_only
-
-    @property
-    def synchronizer(self) -> Any:
-        """The synchronizer, or None."""
-        return self._synchronizer
-
-    @property
-    def attrs(self) -> Attributes:
-        """User attributes (``.zattrs``)."""
-        return self._attrs
 
     @property
     def meta_array(self) -> Any:
