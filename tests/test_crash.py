@@ -71,6 +71,32 @@ def _writer_env() -> dict[str, str]:
     return env
 
 
+def _start_then_kill(args: list[str], delay: float, env: dict[str, str]) -> int:
+    """Start ``python -c *args``, wait for its "ready" line and ``delay`` s, SIGKILL it.
+
+    Returns the process's return code (``-SIGKILL`` when it was alive until killed).
+    """
+    proc = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline() != b"ready\n":
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"writer failed to start: {err.decode(errors='replace')}")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    return proc.returncode
+
+
 def _count_temp_files(root: pathlib.Path) -> int:
     return sum(1 for p in root.rglob("*") if is_temp_name(p.name))
 
@@ -98,31 +124,11 @@ def _kill_loop(
     rng = random.Random(seed)
     env = _writer_env()
     for attempt in range(kills):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER_SRC, str(root), str(n_keys), str(int(durable)), sep],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if line != b"ready\n":
-                proc.kill()
-                _, err = proc.communicate()
-                raise AssertionError(f"writer failed to start: {err.decode(errors='replace')}")
-            time.sleep(rng.uniform(0.0, max_delay))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+        returncode = _start_then_kill(
+            [WRITER_SRC, str(root), str(n_keys), str(int(durable)), sep],
+            rng.uniform(0.0, max_delay), env)
         # The writer must have been alive (and healthy) when it was killed.
-        assert proc.returncode == -signal.SIGKILL, f"kill {attempt}: writer exited {proc.returncode}"
+        assert returncode == -signal.SIGKILL, f"kill {attempt}: writer exited {returncode}"
 
         listed = sorted(store.keys())
         assert listed == expected_keys, f"kill {attempt}: keys() shows {set(listed) ^ set(keys)}"
@@ -202,22 +208,9 @@ def test_sigkill_array_chunks_are_old_or_new(tmp_path: pathlib.Path) -> None:
     rng = random.Random(3)
     mixed_seen = False
     for attempt in range(15):
-        proc = subprocess.Popen([sys.executable, "-c", ARRAY_WRITER_SRC, str(root)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=_writer_env())
-        try:
-            assert proc.stdout is not None
-            assert proc.stdout.readline() == b"ready\n", proc.stderr.read() if proc.stderr else ""
-            time.sleep(rng.uniform(0.0, 0.3))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+        returncode = _start_then_kill([ARRAY_WRITER_SRC, str(root)], rng.uniform(0.0, 0.3),
+                                      _writer_env())
+        assert returncode == -signal.SIGKILL, f"kill {attempt}: writer exited {returncode}"
         z = zarrdask.open_array(str(root), mode="r")
         assert z.nchunks_initialized == z.nchunks == 64, f"kill {attempt}"
         assert _count_temp_files(root) == 0 or all(

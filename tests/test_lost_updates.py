@@ -24,12 +24,10 @@ CHUNK = 50
 
 
 def _write_own_elements(path: str, sync_path: str | None, worker: int, n_workers: int,
-                        threads: int = 1, thread_sync: bool = False) -> None:
+                        threads: int = 1) -> None:
     synchronizer: Any = None
     if sync_path is not None:
         synchronizer = zarr.ProcessSynchronizer(sync_path)
-    elif thread_sync:
-        synchronizer = zarr.ThreadSynchronizer()
     z = zarr.open_array(path, mode="r+", synchronizer=synchronizer)
     mine = list(range(worker, N_ELEMENTS, n_workers))
 
@@ -52,6 +50,19 @@ def _new_array(tmp_path: Path, name: str) -> str:
     zarr.open_array(path, mode="w", shape=(N_ELEMENTS,), chunks=(CHUNK,), dtype="u1",
                     compressor=None)
     return path
+
+
+def _run_processes(method: str, path: str, sync_path: str | None, n: int,
+                   threads: int = 1) -> None:
+    """Run ``n`` writer processes (each with ``threads`` threads) and check they all succeeded."""
+    ctx = mp.get_context(method)
+    procs = [ctx.Process(target=_write_own_elements, args=(path, sync_path, w, n, threads))
+             for w in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
 
 
 def _lost(path: str) -> int:
@@ -95,43 +106,21 @@ def test_threads_without_synchronizer_records_loss(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_processes_with_synchronizer_lose_nothing(tmp_path: Path, method: str) -> None:
-    ctx = mp.get_context(method)
     for run in range(2):
         path = _new_array(tmp_path, f"p{run}.zarr")
-        sync_path = str(tmp_path / f"sync{run}")
-        procs = [ctx.Process(target=_write_own_elements, args=(path, sync_path, w, 4))
-                 for w in range(4)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(120)
-            assert p.exitcode == 0
+        _run_processes(method, path, str(tmp_path / f"sync{run}"), 4)
         assert _lost(path) == 0
 
 
 def test_processes_with_threads_and_synchronizer_lose_nothing(tmp_path: Path) -> None:
-    ctx = mp.get_context("fork")
     path = _new_array(tmp_path, "pt.zarr")
-    sync_path = str(tmp_path / "sync")
-    procs = [ctx.Process(target=_write_own_elements, args=(path, sync_path, w, 3, 3))
-             for w in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    _run_processes("fork", path, str(tmp_path / "sync"), 3, threads=3)
     assert _lost(path) == 0
 
 
 def test_processes_without_synchronizer_records_loss(tmp_path: Path) -> None:
-    ctx = mp.get_context("fork")
     path = _new_array(tmp_path, "pn.zarr")
-    procs = [ctx.Process(target=_write_own_elements, args=(path, None, w, 4)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    _run_processes("fork", path, None, 4)
     print(f"updates lost without a synchronizer (4 processes): {_lost(path)} of {N_ELEMENTS}")
 
 

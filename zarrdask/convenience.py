@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+import numpy as np  # noqa: F401 - the doctests use it
 
 from zarrdask.core import Array
 from zarrdask.creation import array as _array
