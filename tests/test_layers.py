@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "zarrdask"
 # layer of each module (by dotted name relative to the package); lower numbers sit lower
 LAYERS: dict[str, int] = {
     "errors": 0, "config": 0, "info": 0,
-    "keys": 1, "grid": 1,
+    "keys": 1, "grid": 1, "parallel": 1,
     "node": 4, "meta": 2, "indexing": 2, "indexing_points": 2, "selection": 2, "codecs": 2, "sync": 2,
     "storage": 3,
     "chunkio": 4, "attrs": 4,

@@ -14,10 +14,8 @@ back, under the synchronizer's lock for its key when there is one.
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,68 +25,13 @@ from zarrdask import config
 from zarrdask.codecs import ChunkSpec, CodecPipeline, decode_error
 from zarrdask.indexing import ChunkProjection
 from zarrdask.keys import chunk_key
+from zarrdask.parallel import run_items, run_streamed
 from zarrdask.storage._base import delitems, getitems, has_batch_io, setitems
 
 __all__ = ["ChunkIO", "read_chunks", "write_chunks"]
 
 
-# ----------------------------------------------------------------- thread pool
-
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-_pool_lock = threading.Lock()
-
-
-def _reset_pool_after_fork() -> None:
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_reset_pool_after_fork)
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool, _pool_size
-    n = max(1, int(config.codec_threads))
-    with _pool_lock:
-        if _pool is None or _pool_size != n:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="zarrdask-codec")
-            _pool_size = n
-        return _pool
-
-
-def _run(func: Callable[[Any], None], items: Sequence[Any], chunk_nbytes: int) -> None:
-    """Run ``func`` over ``items`` on the codec pool when that pays.
-
-    Large chunks go to the pool one by one (codec work dominates and balances
-    well). Small chunks go in one contiguous batch per thread, so the pool
-    costs a few hand-offs per call rather than one per chunk, while file I/O
-    and codec calls (which release the GIL) still overlap.
-    """
-    n_threads = int(config.codec_threads)
-    if (len(items) < 2 or n_threads < 2
-            or threading.current_thread().name.startswith("zarrdask-codec")):
-        for item in items:
-            func(item)
-        return
-    pool = _executor()
-    if chunk_nbytes >= config.min_parallel_chunk_bytes:
-        for _ in pool.map(func, items):
-            pass
-        return
-    n = min(n_threads, len(items))
-    bounds = [len(items) * k // n for k in range(n + 1)]
-
-    def run_batch(k: int) -> None:
-        for item in items[bounds[k]:bounds[k + 1]]:
-            func(item)
-
-    for _ in pool.map(run_batch, range(n)):
-        pass
-
+# ---------------------------------------------------------------- buffers
 
 _scratch = threading.local()
 
@@ -286,8 +229,20 @@ def read_chunks(
         place(p, key, cdata)
 
     nbytes = io.spec.nbytes
+    reader = _chunk_reader(io.chunk_store, nbytes)
+    if reader is not None:
+        keys = [io.key(p.chunk_coords) for p in projections]
+
+        def handle(i: int, cdata: Any) -> None:
+            if cdata is None:
+                fill_missing(projections[i])
+            else:
+                place(projections[i], keys[i], cdata)
+
+        run_streamed(reader, keys, handle, nbytes)
+        return out
     if not batch_io:
-        _run(fetch_and_place, projections, nbytes)
+        run_items(fetch_and_place, projections, nbytes)
         return out
     for batch in _batched(projections, config.batch_chunks):
         keys = [io.key(p.chunk_coords) for p in batch]
@@ -298,7 +253,7 @@ def read_chunks(
                 present.append((p, key, found[key]))
             else:
                 fill_missing(p)
-        _run(lambda item: place(*item), present, nbytes)
+        run_items(lambda item: place(*item), present, nbytes)
     return out
 
 
@@ -419,7 +374,7 @@ def write_chunks(
 
     nbytes = spec.nbytes
     if locked or not batch_io:
-        _run(write_one, projections, nbytes)
+        run_items(write_one, projections, nbytes)
         return
     for batch in _batched(projections, config.batch_chunks):
         keys = [io.key(p.chunk_coords) for p in batch]
@@ -435,7 +390,7 @@ def write_chunks(
             else:
                 results[i] = modify(p, k, old.get(k))
 
-        _run(encode_at, range(len(batch)), nbytes)  # type: ignore[arg-type]
+        run_items(encode_at, range(len(batch)), nbytes)  # type: ignore[arg-type]
         to_set = {k: c for k, c in zip(keys, results, strict=True) if c is not None}
         to_delete = [k for k, c in zip(keys, results, strict=True) if c is None]
         if to_set:
@@ -449,6 +404,12 @@ def _keep_dims(selection: tuple[Any, ...]) -> tuple[Any, ...]:
     if not selection:
         return (Ellipsis,)
     return tuple(slice(s, s + 1) if isinstance(s, int | np.integer) else s for s in selection)
+
+
+def _chunk_reader(store: Any, chunk_nbytes: int) -> Any:
+    """The store's read-ahead chunk reader (local folder stores), or None."""
+    make = getattr(store, "chunk_reader", None)
+    return make(chunk_nbytes) if make is not None else None
 
 
 def _get_or_none(store: MutableMapping[str, Any], key: str) -> Any:

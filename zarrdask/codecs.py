@@ -9,6 +9,7 @@ a chunk of the wrong size is an error stating expected and actual bytes.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 import numcodecs
 import numpy as np
+from numcodecs import blosc as _blosc
 from numcodecs.abc import Codec
 
 from zarrdask.errors import BadCompressorError, ChunkDecodeError
@@ -82,11 +84,19 @@ def normalize_compressor(compressor: Any) -> Codec | None:
     )
 
 
-def _blosc_sizes(cdata: Any) -> tuple[int, int]:
-    header = bytes(memoryview(cdata)[:_BLOSC_HEADER])
-    if len(header) < _BLOSC_HEADER:
-        raise ValueError(f"Blosc data is {len(header)} bytes, shorter than its 16-byte header")
-    return int.from_bytes(header[4:8], "little"), int.from_bytes(header[12:16], "little")
+_BLOSC_SIZES = struct.Struct("<4xI4xI")  # nbytes at offset 4, cbytes at offset 12
+
+
+def _check_blosc_frame(cdata: Any, expected: int) -> None:
+    """Check that a Blosc frame decodes to ``expected`` bytes and is complete."""
+    size = memoryview(cdata).nbytes
+    if size < _BLOSC_HEADER:
+        raise ValueError(f"Blosc data is {size} bytes, shorter than its 16-byte header")
+    nbytes, cbytes = _BLOSC_SIZES.unpack_from(cdata)
+    if nbytes != expected:
+        raise ValueError(f"Blosc header says {nbytes} bytes; expected {expected}")
+    if cbytes != size:
+        raise ValueError(f"Blosc header says {cbytes} compressed bytes but the chunk has {size}")
 
 
 def _bounded_inflate(cdata: Any, wbits: int, expected: int) -> bytes:
@@ -119,12 +129,14 @@ class CodecPipeline:
            [2, 3]], dtype=int32)
     """
 
-    __slots__ = ("_can_decode_into", "compressor", "filters")
+    __slots__ = ("_blosc_only", "_can_decode_into", "compressor", "filters")
 
     def __init__(self, filters: Sequence[Codec], compressor: Codec | None) -> None:
         self.filters = tuple(filters)
         self.compressor = compressor
         self._can_decode_into = not self.filters
+        # numcodecs' own Blosc and nothing else: decode straight into the caller's buffer
+        self._blosc_only = not self.filters and type(compressor) is _blosc.Blosc
 
     @classmethod
     def from_configs(
@@ -178,17 +190,17 @@ class CodecPipeline:
             out[...] = decoded
             return out
         expected = spec.nbytes
+        if self._blosc_only:
+            _check_blosc_frame(cdata, expected)
+            target = out if out is not None else np.empty(spec.shape, spec.dtype, spec.order)
+            _blosc.decompress(cdata, target)
+            return target
         data: Any = cdata
         c = self.compressor
         if c is not None:
             codec_id = getattr(c, "codec_id", None)
             if codec_id == "blosc" and not self.filters:
-                nbytes, cbytes = _blosc_sizes(cdata)
-                if nbytes != expected:
-                    raise ValueError(f"Blosc header says {nbytes} bytes; expected {expected}")
-                if cbytes != len(memoryview(cdata).cast("B")):
-                    raise ValueError(f"Blosc header says {cbytes} compressed bytes but the chunk "
-                                     f"has {len(memoryview(cdata).cast('B'))}")
+                _check_blosc_frame(cdata, expected)
                 target = out if out is not None else np.empty(spec.shape, spec.dtype, spec.order)
                 c.decode(cdata, out=target.reshape(-1, order="A").view("u1"))
                 return target

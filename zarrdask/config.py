@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["codec_threads", "min_parallel_chunk_bytes", "set"]
+__all__ = ["batch_chunks", "codec_threads", "min_parallel_chunk_bytes", "read_ahead_bytes",
+           "read_ahead_files", "set"]
 
 #: Number of threads that encode and decode chunks within one read or write.
 codec_threads: int = max(1, os.cpu_count() or 1)
@@ -29,7 +30,15 @@ min_parallel_chunk_bytes: int = 256 * 1024
 #: Upper bound on chunks fetched and decoded in one batch (bounds memory).
 batch_chunks: int = 256
 
-_NAMES = ("codec_threads", "min_parallel_chunk_bytes", "batch_chunks")
+#: Local folder stores: bytes of chunks (counted uncompressed) that a read asks the
+#: kernel to fetch ahead of the chunk being decoded, so the disk works on many at once.
+read_ahead_bytes: int = 64 * 1024 * 1024
+
+#: ...and at most this many chunk files ahead (each holds a file descriptor until read).
+read_ahead_files: int = 256
+
+_NAMES = ("codec_threads", "min_parallel_chunk_bytes", "batch_chunks", "read_ahead_bytes",
+          "read_ahead_files")
 
 
 @contextmanager

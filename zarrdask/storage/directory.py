@@ -23,6 +23,7 @@ from typing import Any
 from zarrdask.errors import FSPathExistNotDir, KeyValidationError
 from zarrdask.keys import normalize_storage_path, validate_key
 from zarrdask.storage._base import BaseStore, as_buffer
+from zarrdask.storage._filereader import FileReader
 
 __all__ = ["DirectoryStore", "NestedDirectoryStore", "TempStore", "is_temp_name"]
 
@@ -308,6 +309,16 @@ class DirectoryStore(BaseStore):
             pass
 
     # -- capabilities ------------------------------------------------------------------
+
+    def chunk_reader(self, size_hint: int = 1 << 20) -> FileReader | None:
+        """A reader with read-ahead for chunk I/O, or None when a subclass reads differently.
+
+        It reads exactly what ``self[key]`` returns, for stores that keep this
+        class's ``__getitem__``; ``size_hint`` is the expected largest file.
+        """
+        if type(self).__getitem__ is not DirectoryStore.__getitem__:
+            return None
+        return FileReader(lambda key: self._file_path(self._normalize_key(key)), size_hint)
 
     def getitems(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Read several keys; missing keys are left out."""

@@ -1,0 +1,171 @@
+"""Read-ahead chunk reads from directory stores (``storage._filereader`` + ``parallel``).
+
+Reads through the read-ahead path must equal numpy for every thread setting and
+chunk size, treat missing files and folders as missing chunks, read files larger
+than expected, stop on the first error, and leave no file descriptor open.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import zarrdask
+from zarrdask import config
+from zarrdask.errors import ChunkDecodeError
+from zarrdask.parallel import run_streamed
+from zarrdask.storage._filereader import FileReader
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+
+
+@pytest.fixture
+def data() -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 1000, (120, 90)).astype("i4")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("chunks", [(7, 9), (60, 45), (120, 90)])
+@pytest.mark.parametrize("min_parallel", [0, 1 << 30])
+def test_reads_equal_numpy(tmp_path, data, threads, chunks, min_parallel) -> None:
+    z = zarrdask.open_array(str(tmp_path / "a"), mode="w", shape=data.shape, chunks=chunks,
+                            dtype=data.dtype)
+    z[...] = data
+    with config.set(codec_threads=threads, min_parallel_chunk_bytes=min_parallel,
+                    read_ahead_files=3):
+        assert np.array_equal(z[...], data)
+        assert np.array_equal(z[5:101, 3:77], data[5:101, 3:77])
+        assert np.array_equal(z[:, 17], data[:, 17])
+        assert np.array_equal(z.vindex[[0, 119, 60], [89, 0, 45]], data[[0, 119, 60], [89, 0, 45]])
+
+
+def test_missing_chunks_and_folders_read_as_fill_value(tmp_path, data) -> None:
+    store = zarrdask.DirectoryStore(str(tmp_path / "a"))
+    z = zarrdask.open_array(store, mode="w", shape=data.shape, chunks=(30, 30), dtype="i4",
+                            fill_value=-5)
+    z[...] = data
+    os.remove(os.path.join(store.path, "1.1"))
+    os.remove(os.path.join(store.path, "2.2"))
+    os.mkdir(os.path.join(store.path, "2.2"))  # a folder where a chunk file should be
+    expected = data.copy()
+    expected[30:60, 30:60] = -5
+    expected[60:90, 60:90] = -5
+    with config.set(codec_threads=2, min_parallel_chunk_bytes=0):
+        assert np.array_equal(z[...], expected)
+
+
+def test_file_larger_than_expected_is_read_whole(tmp_path) -> None:
+    path = tmp_path / "k"
+    payload = os.urandom(300_000)
+    path.write_bytes(payload)
+    reader = FileReader(lambda key: str(tmp_path / key), size_hint=10)
+    reader.hint("k")
+    assert bytes(reader.read("k")) == payload
+    assert bytes(reader.read("k")) == payload  # unhinted: opened on demand
+    with pytest.raises(KeyError):
+        reader.read("missing")
+    reader.hint("missing")  # no error: read() reports it
+    reader.close()
+
+
+def test_reader_view_is_reused_per_thread(tmp_path) -> None:
+    (tmp_path / "a").write_bytes(b"aaaa")
+    (tmp_path / "b").write_bytes(b"bb")
+    reader = FileReader(lambda key: str(tmp_path / key), size_hint=16)
+    first = reader.read("a")
+    assert bytes(first) == b"aaaa"
+    assert bytes(reader.read("b")) == b"bb"
+    reader.close()
+
+
+@needs_proc
+def test_hinted_files_are_closed(tmp_path, data) -> None:
+    z = zarrdask.open_array(str(tmp_path / "a"), mode="w", shape=data.shape, chunks=(10, 10),
+                            dtype="i4")
+    z[...] = data
+    before = _open_fds()
+    with config.set(codec_threads=2, read_ahead_files=50):
+        z[...]
+        z[:5, :5]  # reads one chunk; the hinter may have opened none or a few more
+    assert _open_fds() == before
+    reader = FileReader(lambda key: os.path.join(str(tmp_path / "a"), key))
+    for key in ("0.0", "0.1", "1.0"):
+        reader.hint(key)
+    assert _open_fds() == before + 3
+    reader.close()
+    assert _open_fds() == before
+
+
+@needs_proc
+def test_decode_error_names_key_stops_and_closes(tmp_path, data) -> None:
+    store = zarrdask.DirectoryStore(str(tmp_path / "a"))
+    z = zarrdask.open_array(store, mode="w", shape=data.shape, chunks=(10, 10), dtype="i4")
+    z[...] = data
+    with open(os.path.join(store.path, "3.4"), "wb") as f:
+        f.write(b"not blosc at all")
+    before = _open_fds()
+    for threads, min_parallel in ((1, 0), (2, 0), (2, 1 << 30)):
+        with config.set(codec_threads=threads, min_parallel_chunk_bytes=min_parallel):
+            with pytest.raises(ChunkDecodeError, match=r"'3\.4'"):
+                z[...]
+    assert _open_fds() == before
+
+
+def test_run_streamed_stops_other_workers_on_error() -> None:
+    class Reader:
+        def __init__(self) -> None:
+            self.closed = False
+
+        def hint(self, key: str) -> None:
+            pass
+
+        def read(self, key: str) -> bytes:
+            return key.encode()
+
+        def close(self) -> None:
+            self.closed = True
+
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def handle(i: int, data: bytes) -> None:
+        with lock:
+            seen.append(i)
+        if i == 3:
+            raise RuntimeError("boom at 3")
+
+    reader = Reader()
+    keys = [str(i) for i in range(10_000)]
+    with config.set(codec_threads=2, min_parallel_chunk_bytes=0):
+        with pytest.raises(RuntimeError, match="boom at 3"):
+            run_streamed(reader, keys, handle, chunk_nbytes=1 << 20)
+    assert reader.closed
+    assert len(seen) < len(keys)
+
+
+def test_subclass_with_own_getitem_gets_no_reader(tmp_path) -> None:
+    class Upper(zarrdask.DirectoryStore):
+        def __getitem__(self, key: str) -> bytes:
+            return super().__getitem__(key)
+
+    assert Upper(str(tmp_path)).chunk_reader() is None
+    assert zarrdask.DirectoryStore(str(tmp_path)).chunk_reader() is not None
+    assert zarrdask.NestedDirectoryStore(str(tmp_path)).chunk_reader() is not None
+
+
+def test_normalize_keys_store_reads_through_reader(tmp_path, data) -> None:
+    store = zarrdask.DirectoryStore(str(tmp_path / "a"), normalize_keys=True)
+    z = zarrdask.open_array(store, mode="w", shape=data.shape, chunks=(50, 50), dtype="i4",
+                            path="Sub/Arr")
+    z[...] = data
+    assert os.path.isdir(os.path.join(store.path, "sub", "arr"))
+    with config.set(codec_threads=2, min_parallel_chunk_bytes=0):
+        assert np.array_equal(zarrdask.open_array(store, mode="r", path="Sub/Arr")[...], data)

@@ -1,0 +1,166 @@
+"""The codec thread pool, and how one read or write spreads its chunks over it.
+
+Codec work (numcodecs releases the GIL) runs on one process-wide pool of
+``config.codec_threads`` threads, made on first use and made afresh in a
+forked child (a child never inherits a pool whose threads do not exist).
+Whether a call fans out is decided per call: the Python work around each
+chunk holds the GIL, so for small chunks two threads are slower than one, and
+inside a pool thread nothing fans out again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from zarrdask import config
+
+__all__ = ["ChunkFileReader", "run_items", "run_streamed", "workers_for"]
+
+_THREAD_PREFIX = "zarrdask-codec"
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _reset_pool_after_fork() -> None:
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    n = max(1, int(config.codec_threads))
+    with _pool_lock:
+        if _pool is None or _pool_size != n:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix=_THREAD_PREFIX)
+            _pool_size = n
+        return _pool
+
+
+def _in_pool_thread() -> bool:
+    return threading.current_thread().name.startswith(_THREAD_PREFIX)
+
+
+def workers_for(n_items: int, chunk_nbytes: int) -> int:
+    """How many threads a call over ``n_items`` chunks of ``chunk_nbytes`` should use.
+
+    One inside a pool thread, for a single item, or for chunks below
+    ``config.min_parallel_chunk_bytes`` (their codec time is too short to
+    win back the GIL hand-offs between threads); else up to ``codec_threads``.
+    """
+    n_threads = int(config.codec_threads)
+    if (n_threads < 2 or n_items < 2 or chunk_nbytes < config.min_parallel_chunk_bytes
+            or _in_pool_thread()):
+        return 1
+    return min(n_threads, n_items)
+
+
+def run_items(func: Callable[[Any], None], items: Sequence[Any], chunk_nbytes: int) -> None:
+    """Run ``func`` over ``items``, on the codec pool when that pays (see :func:`workers_for`)."""
+    if workers_for(len(items), chunk_nbytes) == 1:
+        for item in items:
+            func(item)
+        return
+    for _ in _executor().map(func, items):
+        pass
+
+
+class ChunkFileReader(Protocol):
+    """What :func:`run_streamed` needs from a store's reader (see ``storage._filereader``)."""
+
+    def hint(self, key: str) -> None:
+        """Start fetching ``key`` in the background."""
+
+    def read(self, key: str) -> Any:
+        """The bytes of ``key`` (KeyError if missing)."""
+
+    def close(self) -> None:
+        """Release whatever :meth:`hint` holds."""
+
+
+def _hint_ahead(reader: ChunkFileReader, keys: Sequence[str], progress: list[int],
+                window: int, done: threading.Event) -> None:
+    """Keep ``reader`` hinting up to ``window`` keys past the last one taken."""
+    n = len(keys)
+    j = 0
+    while j < n and not done.is_set():
+        j = max(j, progress[0])  # never hint what a reader already took
+        limit = min(n, progress[0] + window)
+        if j >= limit:
+            time.sleep(0.0005)
+            continue
+        for k in range(j, limit):
+            if done.is_set():
+                return
+            reader.hint(keys[k])
+        j = limit
+
+
+def run_streamed(reader: ChunkFileReader, keys: Sequence[str],
+                 handle: Callable[[int, Any], None], chunk_nbytes: int) -> None:
+    """Call ``handle(i, data)`` for every key, with the files fetched ahead.
+
+    ``data`` is the encoded chunk of ``keys[i]`` (valid only during the call),
+    or None when the key is missing. A pool thread asks the reader to fetch
+    up to a window of keys ahead (``config.read_ahead_bytes`` and
+    ``read_ahead_files``), so the disk works on many files at once, while the
+    calling thread, and for large chunks more pool threads, take the next key
+    as they finish one. The first error stops all of them and propagates;
+    the reader is closed before returning.
+    """
+    n = len(keys)
+    workers = workers_for(n, chunk_nbytes)
+    taken = itertools.count()  # next() on a count is atomic under the GIL
+    progress = [0]
+    failed = threading.Event()
+
+    def work(_: int = 0) -> None:
+        try:
+            while not failed.is_set():
+                i = next(taken)
+                if i >= n:
+                    return
+                progress[0] = i
+                try:
+                    data = reader.read(keys[i])
+                except KeyError:
+                    data = None
+                handle(i, data)
+        except BaseException:
+            failed.set()
+            raise
+
+    futures: list[Future[None]] = []
+    done = threading.Event()
+    try:
+        if n > 1 and not _in_pool_thread():
+            window = max(4, min(int(config.read_ahead_files),
+                                int(config.read_ahead_bytes) // max(chunk_nbytes, 1)))
+            pool = _executor()
+            futures.append(pool.submit(_hint_ahead, reader, keys, progress, window, done))
+            futures += [pool.submit(work, k) for k in range(workers - 1)]
+        try:
+            work()
+        finally:
+            done.set()
+            for f in futures[1:]:
+                f.exception()  # wait for the other workers
+            if futures and not futures[0].cancel():
+                futures[0].exception()  # wait for the hinter before closing the reader
+        for f in futures:
+            if not f.cancelled() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
+    finally:
+        reader.close()

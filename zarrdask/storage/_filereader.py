@@ -1,0 +1,121 @@
+"""Read-ahead reading of many files, for chunk I/O on local folder stores.
+
+A :class:`FileReader` reads files into a per-thread buffer that is reused from
+one file to the next (no fresh allocation, so no page faults per chunk), and
+lets the caller announce files it will read soon (:meth:`FileReader.hint`):
+the file is opened and the kernel is asked to start reading it
+(``posix_fadvise(WILLNEED)``), so the disk works on many files at once while
+the caller's threads decode. Cold reads of many small files are several times
+faster that way than reading them one by one; warm reads lose nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+__all__ = ["FileReader", "CAN_HINT"]
+
+#: Whether this platform can ask the kernel to read a file ahead.
+CAN_HINT = hasattr(os, "posix_fadvise")
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_local = threading.local()
+
+
+def _buffer(nbytes: int) -> bytearray:
+    """This thread's read buffer, grown to at least ``nbytes`` (never shrunk)."""
+    buf: bytearray | None = getattr(_local, "buf", None)
+    if buf is None or len(buf) < nbytes:
+        buf = bytearray(nbytes)
+        _local.buf = buf
+    return buf
+
+
+def _read_fd(fd: int, key: str, size_hint: int) -> memoryview:
+    """Read a whole file: one ``readv`` when it fits the buffer, as chunk files do."""
+    try:
+        buf = _buffer(size_hint)
+        n = os.readv(fd, [buf])
+        if n < len(buf):
+            return memoryview(buf)[:n]
+        size = os.fstat(fd).st_size  # larger than expected: read the rest
+        first = bytes(buf)
+        buf = _buffer(max(size, n) + 4096)
+        view = memoryview(buf)
+        view[:n] = first
+        while got := os.readv(fd, [view[n:]]):
+            n += got
+            if n == len(buf):
+                raise OSError(f"file of store key {key!r} keeps growing while being read")
+        return view[:n]
+    except (IsADirectoryError, NotADirectoryError):
+        raise KeyError(key) from None
+
+
+class FileReader:
+    """Reads the files of store keys, with read-ahead hints, into per-thread buffers.
+
+    Parameters
+    ----------
+    path_of : callable
+        Maps a store key to its file path (validating the key).
+    size_hint : int
+        Expected largest file size; files up to this size are read with one call.
+
+    Notes
+    -----
+    The view :meth:`read` returns is valid only until the same thread reads
+    the next file: callers decode it (copying the data out) before that.
+    Hinted files stay open until read or until :meth:`close`.
+    """
+
+    __slots__ = ("_open", "_path_of", "_size")
+
+    def __init__(self, path_of: Callable[[str], str], size_hint: int = 1 << 20) -> None:
+        self._path_of = path_of
+        self._size = max(int(size_hint), 0) + 65536  # room for codec headers
+        self._open: dict[str, int] = {}
+
+    def hint(self, key: str) -> None:
+        """Ask the kernel to start reading the file of ``key`` (no-op if it is missing)."""
+        if not CAN_HINT or key in self._open:
+            return
+        try:
+            fd = os.open(self._path_of(key), _OPEN_FLAGS)
+        except OSError:
+            return  # missing, a folder, no permission...: read() reports it
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        old = self._open.pop(key, None)  # another thread hinted it meanwhile
+        self._open[key] = fd
+        if old is not None:
+            os.close(old)
+
+    def read(self, key: str) -> memoryview:
+        """The bytes of ``key``'s file, in this thread's buffer.
+
+        Raises
+        ------
+        KeyError
+            If there is no file for ``key`` (or a folder is in its place).
+        """
+        fd = self._open.pop(key, None)
+        if fd is None:
+            try:
+                fd = os.open(self._path_of(key), _OPEN_FLAGS)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                raise KeyError(key) from None
+        try:
+            return _read_fd(fd, key, self._size)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close the files hinted but never read."""
+        while self._open:
+            _, fd = self._open.popitem()
+            os.close(fd)
