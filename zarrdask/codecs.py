@@ -158,6 +158,9 @@ class CodecPipeline:
             data = data.copy()  # the object codecs need a writable buffer
         if data.dtype.kind in "mM":
             data = data.view("i8")
+        if self._blosc_only and data.nbytes <= self.compressor.max_buffer_size:
+            c = self.compressor  # numcodecs' Blosc.encode without its argument checks
+            return _blosc.compress(data, c._cname_bytes, c.clevel, c.shuffle, c.blocksize)
         for f in self.filters:
             data = f.encode(data)
         if self.compressor is not None:
