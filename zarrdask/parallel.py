@@ -23,30 +23,41 @@ from zarrdask import config
 __all__ = ["ChunkFileReader", "run_items", "run_streamed", "workers_for"]
 
 _THREAD_PREFIX = "zarrdask-codec"
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
+_HINT_THREADS = 4  # read-ahead hinters: they sleep or wait in system calls, never decode
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pool_sizes: dict[str, int] = {}
 _pool_lock = threading.Lock()
 
 
-def _reset_pool_after_fork() -> None:
-    global _pool, _pool_lock
-    _pool = None
+def _reset_pools_after_fork() -> None:
+    global _pool_lock
+    _pools.clear()
+    _pool_sizes.clear()
     _pool_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_reset_pool_after_fork)
+os.register_at_fork(after_in_child=_reset_pools_after_fork)
+
+
+def _get_pool(prefix: str, size: int) -> ThreadPoolExecutor:
+    with _pool_lock:
+        pool = _pools.get(prefix)
+        if pool is None or _pool_sizes[prefix] != size:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = _pools[prefix] = ThreadPoolExecutor(size, thread_name_prefix=prefix)
+            _pool_sizes[prefix] = size
+        return pool
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool, _pool_size
-    n = max(1, int(config.codec_threads))
-    with _pool_lock:
-        if _pool is None or _pool_size != n:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix=_THREAD_PREFIX)
-            _pool_size = n
-        return _pool
+    """The codec pool, of ``config.codec_threads`` threads."""
+    return _get_pool(_THREAD_PREFIX, max(1, int(config.codec_threads)))
+
+
+def _hint_executor() -> ThreadPoolExecutor:
+    """A separate small pool for read-ahead, so it never holds up codec work."""
+    return _get_pool(f"{_THREAD_PREFIX}-hint", _HINT_THREADS)
 
 
 def _in_pool_thread() -> bool:
@@ -135,10 +146,10 @@ def run_streamed(reader: ChunkFileReader, keys: Sequence[str],
     """Call ``handle(i, data)`` for every key, with the files fetched ahead.
 
     ``data`` is the encoded chunk of ``keys[i]`` (valid only during the call),
-    or None when the key is missing. A pool thread asks the reader to fetch
+    or None when the key is missing. A read-ahead thread asks the reader to fetch
     up to a window of keys ahead (``config.read_ahead_bytes`` and
     ``read_ahead_files``), so the disk works on many files at once, while the
-    calling thread, and for large chunks more pool threads, take the next key
+    calling thread, and for large chunks codec pool threads, take the next key
     as they finish one. The first error stops all of them and propagates;
     the reader is closed before returning.
     """
@@ -170,9 +181,9 @@ def run_streamed(reader: ChunkFileReader, keys: Sequence[str],
         if n > 1 and not _in_pool_thread():
             window = max(4, min(int(config.read_ahead_files),
                                 int(config.read_ahead_bytes) // max(chunk_nbytes, 1)))
-            pool = _executor()
-            futures.append(pool.submit(_hint_ahead, reader, keys, progress, window, done))
-            futures += [pool.submit(work, k) for k in range(workers - 1)]
+            futures.append(_hint_executor().submit(_hint_ahead, reader, keys, progress,
+                                                   window, done))
+            futures += [_executor().submit(work, k) for k in range(workers - 1)]
         try:
             work()
         finally:
