@@ -169,3 +169,26 @@ def test_normalize_keys_store_reads_through_reader(tmp_path, data) -> None:
     assert os.path.isdir(os.path.join(store.path, "sub", "arr"))
     with config.set(codec_threads=2, min_parallel_chunk_bytes=0):
         assert np.array_equal(zarrdask.open_array(store, mode="r", path="Sub/Arr")[...], data)
+
+
+def _read_in_child(path: str, queue) -> None:  # noqa: ANN001 - multiprocessing queue
+    with config.set(codec_threads=2, min_parallel_chunk_bytes=0):
+        queue.put(int(zarrdask.open_array(path, mode="r")[...].sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_reads_with_fresh_pools(tmp_path, data) -> None:
+    import multiprocessing
+
+    path = str(tmp_path / "a")
+    z = zarrdask.open_array(path, mode="w", shape=data.shape, chunks=(10, 10), dtype="i4")
+    z[...] = data
+    with config.set(codec_threads=2, min_parallel_chunk_bytes=0):
+        z[...]  # the parent's codec and read-ahead pools now have threads
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_read_in_child, args=(path, queue))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0, "the forked child hung or failed reading"
+    assert queue.get(timeout=5) == int(data.sum())
