@@ -192,3 +192,20 @@ def test_forked_child_reads_with_fresh_pools(tmp_path, data) -> None:
     child.join(60)
     assert child.exitcode == 0, "the forked child hung or failed reading"
     assert queue.get(timeout=5) == int(data.sum())
+
+
+def test_hints_stop_at_the_process_budget(tmp_path, monkeypatch) -> None:
+    from zarrdask.storage import _filereader
+
+    for i in range(5):
+        (tmp_path / str(i)).write_bytes(bytes([i]) * 10)
+    monkeypatch.setattr(_filereader, "_held", threading.BoundedSemaphore(2))
+    reader = FileReader(lambda key: str(tmp_path / key))
+    for i in range(5):
+        reader.hint(str(i))
+    assert len(reader._open) == 2  # the budget, not one fd per hint
+    assert [bytes(reader.read(str(i))) for i in range(5)] == [bytes([i]) * 10 for i in range(5)]
+    assert len(reader._open) == 0
+    reader.hint("3")
+    reader.close()
+    assert _filereader._held.acquire(blocking=False) and _filereader._held.acquire(blocking=False)

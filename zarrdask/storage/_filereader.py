@@ -24,6 +24,23 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY"
 _local = threading.local()
 
 
+def _hint_budget() -> int:
+    """File descriptors all readers together may hold for hints: a quarter of the limit."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft == resource.RLIM_INFINITY:
+            soft = 1 << 16
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        soft = 1024
+    return max(16, min(soft // 4, 4096))
+
+
+#: Hinted files held open by every reader of this process (so reads never run out of fds).
+_held = threading.BoundedSemaphore(_hint_budget())
+
+
 def _buffer(nbytes: int) -> bytearray:
     """This thread's read buffer, grown to at least ``nbytes`` (never shrunk)."""
     buf: bytearray | None = getattr(_local, "buf", None)
@@ -54,6 +71,13 @@ def _read_fd(fd: int, key: str, size_hint: int) -> memoryview:
         raise KeyError(key) from None
 
 
+def _close_held(fd: int) -> None:
+    try:
+        os.close(fd)
+    finally:
+        _held.release()
+
+
 class FileReader:
     """Reads the files of store keys, with read-ahead hints, into per-thread buffers.
 
@@ -80,11 +104,12 @@ class FileReader:
 
     def hint(self, key: str) -> None:
         """Ask the kernel to start reading the file of ``key`` (no-op if it is missing)."""
-        if not CAN_HINT or key in self._open:
+        if not CAN_HINT or key in self._open or not _held.acquire(blocking=False):
             return
         try:
             fd = os.open(self._path_of(key), _OPEN_FLAGS)
         except OSError:
+            _held.release()
             return  # missing, a folder, no permission...: read() reports it
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
@@ -93,7 +118,7 @@ class FileReader:
         old = self._open.pop(key, None)  # another thread hinted it meanwhile
         self._open[key] = fd
         if old is not None:
-            os.close(old)
+            _close_held(old)
 
     def read(self, key: str) -> memoryview:
         """The bytes of ``key``'s file, in this thread's buffer.
@@ -104,11 +129,15 @@ class FileReader:
             If there is no file for ``key`` (or a folder is in its place).
         """
         fd = self._open.pop(key, None)
-        if fd is None:
+        if fd is not None:
             try:
-                fd = os.open(self._path_of(key), _OPEN_FLAGS)
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                raise KeyError(key) from None
+                return _read_fd(fd, key, self._size)
+            finally:
+                _close_held(fd)
+        try:
+            fd = os.open(self._path_of(key), _OPEN_FLAGS)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError(key) from None
         try:
             return _read_fd(fd, key, self._size)
         finally:
@@ -118,4 +147,4 @@ class FileReader:
         """Close the files hinted but never read."""
         while self._open:
             _, fd = self._open.popitem()
-            os.close(fd)
+            _close_held(fd)
