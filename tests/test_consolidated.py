@@ -209,26 +209,85 @@ def test_fresh_metadata_does_not_warn() -> None:
         open_consolidated(store)
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda s: zarr_python.open_group(s)["b"].resize(3), "'b/.zarray' changed"),
-    (lambda s: zarr_python.open_group(s).create_group("new"), "'new/.zgroup' was added"),
-    (lambda s: zarr_python.open_group(s)["foo"].zeros("z", shape=1), "'foo/z/.zarray' was added"),
-    (lambda s: zarr_python.open_group(s)["b"].attrs.update(k=1), "'b/.zattrs' was added"),
-    (lambda s: zarr_python.open_group(s).__delitem__("foo"), "'foo/.zgroup' was deleted"),
-    (lambda s: s.__setitem__("foo/.zattrs", b"{oops"), "no longer valid JSON"),
+@pytest.mark.parametrize("change, expected, seen_by_members", [
+    (lambda s: zarr_python.open_group(s)["b"].resize(3), "'b/.zarray' changed", False),
+    (lambda s: zarr_python.open_group(s).create_group("new"), "'new/.zgroup' was added", True),
+    (lambda s: zarr_python.open_group(s)["foo"].zeros("z", shape=1), "'foo/z/.zarray' was added",
+     True),
+    (lambda s: zarr_python.open_group(s)["b"].attrs.update(k=1), "'b/.zattrs' was added", False),
+    (lambda s: zarr_python.open_group(s).__delitem__("foo"), "'foo/.zgroup' was deleted", True),
+    (lambda s: zarr_python.open_group(s).__delitem__("b"), "'b/.zarray' was deleted", True),
+    (lambda s: s.__delitem__("foo/.zattrs"), "'foo/.zattrs' was deleted", True),
+    (lambda s: s.__setitem__("foo/.zattrs", b"{oops"), "no longer valid JSON", False),
 ])
-def test_stale_metadata_warns(change: Any, expected: str) -> None:
+def test_stale_metadata_warns(change: Any, expected: str, seen_by_members: bool) -> None:
     store: dict[str, bytes] = {}
     build(store)
     consolidate_metadata(store)
     change(store)  # zarr-python (or a raw write) leaves .zmetadata stale
-    with pytest.warns(StaleMetadataWarning, match="consolidate_metadata") as record:
-        root = open_consolidated(store)
-    assert expected in str(record[0].message)
-    assert isinstance(root, Group)  # the consolidated state is still served
+    for check_stale in (True, "full"):
+        with pytest.warns(StaleMetadataWarning, match="consolidate_metadata") as record:
+            root = open_consolidated(store, check_stale=check_stale)
+        assert expected in str(record[0].message)
+        assert isinstance(root, Group)  # the consolidated state is still served
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        open_consolidated(store)  # the default: check_stale="members"
+        open_consolidated(store, check_stale="members")
+    if seen_by_members:
+        assert len(record) == 2 and all(expected in str(w.message) for w in record)
+        assert all(issubclass(w.category, StaleMetadataWarning) for w in record)
+    else:
+        assert record == []  # a change inside a document needs the full check
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         open_consolidated(store, check_stale=False)
+
+
+def test_members_check_on_a_directory_store(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.zarr")
+    root = zarr.open_group(path, mode="w")
+    for i in range(3):
+        root.create_group(f"g{i}").zeros("a", shape=4, chunks=2)
+    consolidate_metadata(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for check_stale in ("members", "full", True, False):
+            open_consolidated(path, check_stale=check_stale)  # fresh: no warning
+    zarr_python.open_group(path)["g1"].zeros("new", shape=3)  # a plain open_group: no rewrite
+    with pytest.warns(StaleMetadataWarning, match=r"'g1/new/\.zarray' was added"):
+        open_consolidated(path)
+    consolidate_metadata(path)
+    del zarr_python.open_group(path)["g2/a"]
+    with pytest.warns(StaleMetadataWarning, match=r"'g2/a/\.zarray' was deleted"):
+        open_consolidated(path)
+    consolidate_metadata(path)
+    zarr_python.open_group(path)["g0/a"].resize(10)  # a resize without reconsolidation
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert open_consolidated(path)["g0/a"].shape == (4,)  # the consolidated state
+    with pytest.warns(StaleMetadataWarning, match=r"'g0/a/\.zarray' changed"):
+        open_consolidated(path, check_stale=True)
+
+
+def test_members_check_lists_groups_and_reads_no_document() -> None:
+    store = CountingStore()
+    build(store)
+    consolidate_metadata(store)
+    store.reads.clear()
+    listed: list[str] = []
+    listdir = store.listdir
+
+    def counting_listdir(path: str | None = "") -> list[str]:
+        listed.append(path or "")
+        return listdir(path)
+
+    store.listdir = counting_listdir  # type: ignore[method-assign]
+    root = open_consolidated(store)
+    assert store.reads == [".zmetadata"] and sorted(listed) == ["", "foo"]
+    assert root["foo/a"].shape == (4, 4) and store.reads == [".zmetadata"]
+    with pytest.raises(ValueError, match="check_stale"):
+        open_consolidated(store, check_stale="sometimes")
 
 
 # ----------------------------------------------------------------------------- auto-rewrite

@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "zarrdask"
 LAYERS: dict[str, int] = {
     "errors": 0, "config": 0, "info": 0,
     "keys": 1, "grid": 1, "parallel": 1,
-    "node": 4, "meta": 2, "indexing": 2, "indexing_points": 2, "selection": 2, "codecs": 2, "sync": 2,
+    "node": 4, "meta": 2, "jsonfmt": 2,
+    "indexing": 2, "indexing_points": 2, "selection": 2, "codecs": 2, "sync": 2,
     "storage": 3,
     "chunkio": 4, "attrs": 4,
     "core": 5,

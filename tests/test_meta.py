@@ -591,3 +591,72 @@ def test_parse_attrs() -> None:
     for bad in (b"[1]", b"3", b"null", b"", b'{"a":'):
         with pytest.raises(MetadataError, match="g/.zattrs"):
             parse_attrs(bad, "g/.zattrs")
+
+
+# --------------------------------------------------------------------------- parsing fast path
+
+_FIELD_VALUES: dict[str, list[Any]] = {
+    "zarr_format": [2, 3, 2.0, True, "2"],
+    "shape": [[10, 7], [0, 3], [], [2**63, 1], [-1, 2], [True, 2], [2.0, 3], (4, 4), [3]],
+    "chunks": [[3, 7], [1, 1], [0, 7], [], [3], [3, 7.5], [2**63 - 1, 1]],
+    "dtype": ["<f8", "|b1", "<M8[ns]", "<m8", "M8", "|S3", "<U2", ">i2", "|u1", "<c8", "|V4",
+              "|O", "nope", 4, [["a", "<i4"]], "<f2"],
+    "compressor": [None, {"id": "zlib", "level": 1}, {"level": 1}, {"id": 3}, [], "blosc",
+                   {"id": "x", "nested": {"a": [1, 2]}}],
+    "fill_value": [0, 0.0, -0.0, 1, -1, 300, "NaN", "Infinity", "-Infinity", None, "AAA=",
+                   True, 1.5, [1, 2], "x", 2**70, -(2**63)],
+    "order": ["C", "F", "c", None],
+    "filters": [None, [], [{"id": "delta", "dtype": "<f8"}], {"id": "x"}],
+    "dimension_separator": [".", "/", None, "-", "__absent__"],
+}
+
+
+def _outcome(doc: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        meta = parse_array_meta(doc, key=KEY)
+    except Exception as e:  # compare the error exactly
+        return "error", (type(e), str(e))
+    fill = meta.fill_value
+    return "ok", (meta.to_json(), type(fill), np.asarray(fill).tobytes() if fill is not None
+                  else None, meta.shape, meta.chunks, meta.filters, meta.compressor)
+
+
+# how many leading values of each list above are valid with the others' leading values
+_VALID_COUNT = {"zarr_format": 1, "shape": 2, "chunks": 2, "dtype": 11, "compressor": 2,
+                "fill_value": 3, "order": 2, "filters": 3, "dimension_separator": 3}
+
+
+@st.composite
+def _documents(draw: Any) -> dict[str, Any]:
+    """A valid document, then at most one field replaced by any value (or dropped)."""
+    doc = {k: draw(st.sampled_from(v[:_VALID_COUNT[k]])) for k, v in _FIELD_VALUES.items()}
+    if draw(st.booleans()):
+        field = draw(st.sampled_from(sorted(_FIELD_VALUES)))
+        doc[field] = draw(st.sampled_from([*_FIELD_VALUES[field], "__absent__"]))
+    return {k: v for k, v in doc.items() if v != "__absent__"}
+
+
+@settings(max_examples=500, deadline=None)
+@given(_documents())
+def test_fast_parse_path_matches_the_general_path(doc: dict[str, Any]) -> None:
+    import zarrdask.meta as meta_module
+
+    fast = _outcome(doc)
+    original = meta_module._fast_array_meta
+    meta_module._fast_array_meta = lambda obj: None  # the general path only
+    try:
+        general = _outcome(doc)
+    finally:
+        meta_module._fast_array_meta = original
+    assert fast == general
+
+
+def test_fast_parse_path_is_taken_for_common_documents() -> None:
+    import zarrdask.meta as meta_module
+
+    doc = base_json()
+    assert meta_module._fast_array_meta(doc) == parse_array_meta(json.dumps(doc).encode())
+    assert meta_module._fast_array_meta(base_json(filters=[{"id": "delta", "dtype": "<f8"}])) \
+        is None
+    meta = parse_array_meta(doc)
+    assert meta.compressor == doc["compressor"] and meta.compressor is not doc["compressor"]

@@ -8,7 +8,7 @@ the key when one is given), validated completely before anything is written.
 
 from __future__ import annotations
 
-import copy
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
@@ -17,7 +17,7 @@ import numpy as np
 
 from zarrdask.errors import ReadOnlyError
 from zarrdask.keys import ATTRS_KEY, validate_key
-from zarrdask.meta import json_dumps, parse_attrs
+from zarrdask.meta import copy_json, json_dumps, parse_attrs
 
 __all__ = ["Attributes", "normalize_attrs"]
 
@@ -103,8 +103,14 @@ def normalize_attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
     return out
 
 
-def _copy_value(value: Any) -> Any:
-    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+@functools.lru_cache(maxsize=4096)
+def _validate_str_key(key: str) -> str:
+    return validate_key(key)
+
+
+def _checked_key(key: Any) -> str:
+    """:func:`~zarrdask.keys.validate_key`, remembered for ``str`` keys."""
+    return _validate_str_key(key) if type(key) is str else validate_key(key)
 
 
 class Attributes(MutableMapping[str, Any]):
@@ -157,7 +163,7 @@ class Attributes(MutableMapping[str, Any]):
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
-        self.key = validate_key(key)
+        self.key = _checked_key(key)
         self.read_only = read_only
         self.cache = cache
         self.synchronizer = synchronizer
@@ -168,8 +174,10 @@ class Attributes(MutableMapping[str, Any]):
 
     def _read_nosync(self) -> dict[str, Any]:
         """Read and parse the stored document; ``{}`` if the key is missing."""
+        # consolidated metadata hands out the decoded document (no JSON round trip)
+        get_document = getattr(self.store, "get_document", None)
         try:
-            data = self.store[self.key]
+            data = self.store[self.key] if get_document is None else get_document(self.key)
         except KeyError:
             return {}
         return parse_attrs(data, self.key)
@@ -184,7 +192,7 @@ class Attributes(MutableMapping[str, Any]):
 
     def asdict(self) -> dict[str, Any]:
         """Return a copy of all attributes as a plain dict."""
-        return copy.deepcopy(self._get())
+        return copy_json(self._get())
 
     def refresh(self) -> None:
         """Re-read the stored document into the cache (no-op when not caching)."""
@@ -192,7 +200,7 @@ class Attributes(MutableMapping[str, Any]):
             self._cached = self._read_nosync()
 
     def __getitem__(self, item: str) -> Any:
-        return _copy_value(self._get()[item])
+        return copy_json(self._get()[item])
 
     def __contains__(self, item: object) -> bool:
         return item in self._get()
@@ -234,7 +242,8 @@ class Attributes(MutableMapping[str, Any]):
 
         if not isinstance(item, str):
             raise TypeError(
-                f"attribute key {item!r} is of type {type(item).__name__}; attribute keys must be str"
+                f"attribute key {item!r} is of type {type(item).__name__}; "
+                "attribute keys must be str"
             )
         self._write_op(change)
 

@@ -17,8 +17,11 @@ from typing import Any
 
 from zarrdask.consolidated_format import (
     StaleMetadataWarning,
+    check_documents,
     collect_metadata,
+    decode_consolidated,
     encode_consolidated,
+    find_changed_members,
     find_stale,
     is_node_meta_key,
     parse_consolidated,
@@ -32,7 +35,7 @@ from zarrdask.keys import (
     prefix_of,
     validate_key,
 )
-from zarrdask.meta import json_loads
+from zarrdask.meta import ArrayMeta, json_loads
 from zarrdask.storage._base import (
     BaseStore,
     contains_array,
@@ -94,9 +97,12 @@ class ConsolidatedMetadataStore(_WrapperStore):
     """A store whose metadata comes from one consolidated key and cannot be changed.
 
     Metadata documents (``.zarray``, ``.zgroup``, ``.zattrs``) are served from the
-    ``.zmetadata`` document read once at construction; writing or deleting one
-    raises :class:`~zarrdask.errors.ReadOnlyError`. Every other key (chunks) is
-    read from and written to the wrapped store.
+    ``.zmetadata`` document read (and validated) once at construction; writing or
+    deleting one raises :class:`~zarrdask.errors.ReadOnlyError`. Every other key
+    (chunks) is read from and written to the wrapped store. Besides ``store[key]``
+    (JSON bytes), :meth:`get_document` hands out a decoded document and
+    :meth:`get_array_meta` parsed array metadata, which arrays and groups opened on
+    this store use instead of decoding JSON again.
 
     Parameters
     ----------
@@ -130,7 +136,31 @@ class ConsolidatedMetadataStore(_WrapperStore):
             raise PathNotFoundError(
                 metadata_key, "no consolidated metadata in the store; call "
                 "zarrdask.consolidate_metadata(store) first") from None
-        self.metadata = parse_consolidated(data, metadata_key)
+        self.metadata = decode_consolidated(data, metadata_key)
+        # every document is validated now; the parsed array metadata is kept
+        self._arrays = check_documents(self.metadata, metadata_key)
+
+    def get_document(self, key: str) -> dict[str, Any]:
+        """The decoded metadata document at ``key`` (shared: do not change it).
+
+        Raises
+        ------
+        KeyError
+            If the consolidated metadata has no document at ``key``.
+        """
+        if not is_node_meta_key(key):
+            raise KeyError(key)
+        return self.metadata[key]
+
+    def get_array_meta(self, key: str) -> ArrayMeta:
+        """The parsed ``.zarray`` document at ``key``, shared by every array opened here.
+
+        Raises
+        ------
+        KeyError
+            If the consolidated metadata has no ``.zarray`` document at ``key``.
+        """
+        return self._arrays[key]
 
     def _is_meta(self, key: str) -> bool:
         return is_node_meta_key(key) or key == self.metadata_key
@@ -142,9 +172,15 @@ class ConsolidatedMetadataStore(_WrapperStore):
             "to change metadata"
         )
 
-    def find_stale(self) -> list[str]:
-        """List the differences between the consolidated and the live metadata."""
-        return find_stale(self.store, self.metadata, self.metadata_key)
+    def find_stale(self, full: bool = True) -> list[str]:
+        """List the differences between the consolidated and the live metadata.
+
+        With ``full`` every live document is read and compared; otherwise each
+        consolidated group is only listed, to find members added or removed.
+        """
+        if full:
+            return find_stale(self.store, self.metadata, self.metadata_key)
+        return find_changed_members(self.store, self.metadata, self.metadata_key)
 
     # -- mapping ------------------------------------------------------------------
 
@@ -437,7 +473,7 @@ def consolidate_metadata(store: Any, metadata_key: str = CONSOLIDATED_KEY, *,
 
 
 def open_consolidated(store: Any, metadata_key: str = CONSOLIDATED_KEY, mode: str = "r+", *,
-                      check_stale: bool = True, **kwargs: Any) -> Any:
+                      check_stale: bool | str = "members", **kwargs: Any) -> Any:
     """Open a hierarchy from its consolidated metadata: metadata read-only, data writable.
 
     Parameters
@@ -448,10 +484,19 @@ def open_consolidated(store: Any, metadata_key: str = CONSOLIDATED_KEY, mode: st
         Key of the consolidated document.
     mode : {"r", "r+"}
         ``r`` refuses all writes; ``r+`` allows writing array data (never metadata).
-    check_stale : bool, optional
+    check_stale : {"members", "full", True, False}, optional
         Compare the consolidated metadata with the live metadata and warn
-        (:class:`StaleMetadataWarning`) when they differ. This reads every
-        metadata document once; pass False for remote stores where that is slow.
+        (:class:`StaleMetadataWarning`) when they differ:
+
+        - ``"members"`` (the default) lists each consolidated group once (one
+          ``listdir`` per group, no document read) and warns when a member was
+          added or removed, or a group's ``.zattrs`` appeared or vanished. A
+          change inside a document (an array resized without reconsolidating,
+          new attributes of an array) is not seen.
+        - ``"full"`` (or True) also re-reads every live metadata document and
+          compares it: complete, but one read per document, which defeats
+          consolidation on remote stores (N reads instead of one).
+        - False checks nothing: only ``.zmetadata`` is read.
     **kwargs
         ``path``, ``chunk_store``, ``storage_options``, ``synchronizer``,
         ``cache_attrs`` and (for arrays) ``cache_metadata``, ``write_empty_chunks``.
@@ -463,7 +508,7 @@ def open_consolidated(store: Any, metadata_key: str = CONSOLIDATED_KEY, mode: st
     Raises
     ------
     ValueError
-        For a mode other than ``r``/``r+``.
+        For a mode other than ``r``/``r+``, or an unknown ``check_stale`` string.
     PathNotFoundError
         If there is no consolidated metadata, or nothing at ``path`` in it.
     MetadataError
@@ -479,9 +524,12 @@ def open_consolidated(store: Any, metadata_key: str = CONSOLIDATED_KEY, mode: st
     path = normalize_storage_path(kwargs.pop("path", None))
     chunk_store = kwargs.pop("chunk_store", None)
     chunk_store = store if chunk_store is None else normalize_store_arg(chunk_store, mode=mode)
+    if isinstance(check_stale, str) and check_stale not in ("members", "full"):
+        raise ValueError(
+            f"check_stale must be 'members', 'full', True or False, got {check_stale!r}")
     meta_store = ConsolidatedMetadataStore(store, metadata_key)
     if check_stale:
-        problems = meta_store.find_stale()
+        problems = meta_store.find_stale(full=check_stale != "members")
         if problems:
             warnings.warn(stale_message(problems, metadata_key), StaleMetadataWarning,
                           stacklevel=2)

@@ -20,13 +20,23 @@ from zarrdask.keys import (
     join_path,
     validate_key,
 )
-from zarrdask.meta import json_dumps, json_loads, parse_array_meta, parse_attrs, parse_group_meta
+from zarrdask.meta import (
+    ArrayMeta,
+    json_dumps,
+    json_loads,
+    parse_array_meta,
+    parse_attrs,
+    parse_group_meta,
+)
 from zarrdask.storage._base import getitems, listdir
 
 __all__ = [
     "StaleMetadataWarning",
+    "check_documents",
     "collect_metadata",
+    "decode_consolidated",
     "encode_consolidated",
+    "find_changed_members",
     "find_stale",
     "is_node_meta_key",
     "parse_consolidated",
@@ -53,6 +63,8 @@ def _canonical(value: Any) -> str:
 def parse_consolidated(data: Any, key: str = CONSOLIDATED_KEY) -> dict[str, dict[str, Any]]:
     """Parse and fully validate a ``.zmetadata`` document; return its ``metadata`` mapping.
 
+    The same as :func:`decode_consolidated` followed by :func:`check_documents`.
+
     Raises
     ------
     MetadataError
@@ -65,6 +77,21 @@ def parse_consolidated(data: Any, key: str = CONSOLIDATED_KEY) -> dict[str, dict
     >>> parse_consolidated(b'{"zarr_consolidated_format": 1, '
     ...                    b'"metadata": {".zgroup": {"zarr_format": 2}}}')
     {'.zgroup': {'zarr_format': 2}}
+    """
+    metadata = decode_consolidated(data, key)
+    check_documents(metadata, key)
+    return metadata
+
+
+def decode_consolidated(data: Any, key: str = CONSOLIDATED_KEY) -> dict[str, dict[str, Any]]:
+    """Decode a ``.zmetadata`` document and check its frame and entry keys, not the documents.
+
+    Raises
+    ------
+    MetadataError
+        If the document is not JSON, not an object, has a ``zarr_consolidated_format``
+        other than 1, or an entry key is invalid or not a ``.zarray``, ``.zgroup`` or
+        ``.zattrs`` key; the message names ``key``.
     """
     obj = json_loads(data, key)
     if not isinstance(obj, dict):
@@ -80,24 +107,43 @@ def parse_consolidated(data: Any, key: str = CONSOLIDATED_KEY) -> dict[str, dict
             f"{key!r}: 'metadata' must be a JSON object of store keys to documents, "
             f"got {type(metadata).__name__}"
         )
-    for entry, doc in metadata.items():
-        where = f"{key}[{entry!r}]"
+    for entry in metadata:
         try:
             validate_key(entry)
         except KeyValidationError as e:
             raise MetadataError(f"{key!r} holds an invalid store key: {e}") from None
-        name = entry.rsplit("/", 1)[-1]
-        if name == ARRAY_META_KEY:
-            parse_array_meta(doc, key=where)
-        elif name == GROUP_META_KEY:
-            parse_group_meta(doc, key=where)
-        elif name == ATTRS_KEY:
-            parse_attrs(doc, key=where)
-        else:
+        if not is_node_meta_key(entry):
             raise MetadataError(
                 f"{key!r} holds {entry!r}, which is not a .zarray, .zgroup or .zattrs key"
             )
     return metadata
+
+
+def check_documents(metadata: Mapping[str, Any], key: str = CONSOLIDATED_KEY
+                    ) -> dict[str, ArrayMeta]:
+    """Validate every document of decoded consolidated ``metadata``.
+
+    Returns
+    -------
+    dict
+        The parsed :class:`~zarrdask.meta.ArrayMeta` of each ``.zarray`` entry.
+
+    Raises
+    ------
+    MetadataError
+        For the first invalid document; the message names ``key`` and the entry.
+    """
+    arrays: dict[str, ArrayMeta] = {}
+    for entry, doc in metadata.items():
+        where = f"{key}[{entry!r}]"
+        name = entry.rsplit("/", 1)[-1]
+        if name == ARRAY_META_KEY:
+            arrays[entry] = parse_array_meta(doc, key=where)
+        elif name == GROUP_META_KEY:
+            parse_group_meta(doc, key=where)
+        else:
+            parse_attrs(doc, key=where)
+    return arrays
 
 
 def encode_consolidated(metadata: Mapping[str, Any]) -> bytes:
@@ -136,7 +182,8 @@ def find_stale(store: Mapping[str, Any], metadata: Mapping[str, Any],
     """Compare consolidated ``metadata`` with the live documents of ``store``.
 
     Every consolidated document is re-read, and the members of every
-    consolidated group are listed to find documents added since.
+    consolidated group are listed to find documents added since (one read per
+    document: slow on remote stores; :func:`find_changed_members` only lists).
 
     Returns
     -------
@@ -169,6 +216,69 @@ def find_stale(store: Mapping[str, Any], metadata: Mapping[str, Any],
         if key in store:
             problems.append(f"{key!r} was added")
     return problems
+
+
+def _entries_by_folder(metadata: Mapping[str, Any]) -> dict[str, set[str]]:
+    """For each folder holding consolidated keys, the names one level below it."""
+    folders: dict[str, set[str]] = {}
+    for key in metadata:
+        folder, _, name = key.rpartition("/")
+        while True:
+            names = folders.get(folder)
+            if names is None:
+                folders[folder] = {name}
+            elif name in names:
+                break  # an earlier key recorded this folder and every folder above it
+            else:
+                names.add(name)
+            if not folder:
+                break
+            folder, _, name = folder.rpartition("/")
+    return folders
+
+
+def _added_below(store: Mapping[str, Any], group: str, name: str) -> list[str]:
+    """The metadata keys of ``group/name`` in the store: a node added there, if any."""
+    if name in _NODE_META_NAMES:
+        return [join_path(group, name)]
+    return [key for key in (join_path(group, name, m) for m in _NODE_META_NAMES)
+            if key in store]
+
+
+def find_changed_members(store: Mapping[str, Any], metadata: Mapping[str, Any],
+                         metadata_key: str = CONSOLIDATED_KEY) -> list[str]:
+    """Find nodes added to or removed from the groups of consolidated ``metadata``.
+
+    Each consolidated group is listed once (one ``listdir`` per group; no document
+    is read): a member (or a group's own ``.zattrs``/``.zgroup``) that is listed but
+    not consolidated was added, one consolidated but no longer listed was deleted.
+    Changes inside documents (a resized array, new attributes of an array) are not
+    seen; :func:`find_stale` also compares every document.
+
+    Returns
+    -------
+    list of str
+        One line per difference, sorted by key; empty when nothing was found.
+    """
+    problems: dict[str, str] = {}
+    folders = _entries_by_folder(metadata)
+    ignored = {CONSOLIDATED_KEY, metadata_key}
+    for key in metadata:
+        if key.rsplit("/", 1)[-1] != GROUP_META_KEY:
+            continue
+        group = key[: -len(GROUP_META_KEY)].rstrip("/")
+        expected = folders.get(group, set())
+        live = set(listdir(store, group))
+        for name in expected - live:
+            below = join_path(group, name)
+            inside = below + "/"
+            for gone in metadata:
+                if gone == below or gone.startswith(inside):
+                    problems[gone] = f"{gone!r} was deleted"
+        for name in live - expected - ignored:
+            for added in _added_below(store, group, name):
+                problems[added] = f"{added!r} was added"
+    return [problems[k] for k in sorted(problems)]
 
 
 def stale_message(problems: Sequence[str], metadata_key: str) -> str:

@@ -30,9 +30,9 @@ from zarrdask.indexing import (
     check_fields,
 )
 from zarrdask.info import InfoReporter, human_readable_size
-from zarrdask.keys import ARRAY_META_KEY, ATTRS_KEY, normalize_storage_path, prefix_of
+from zarrdask.keys import ARRAY_META_KEY, ATTRS_KEY, prefix_of
 from zarrdask.meta import ArrayMeta, encode_array_meta, parse_array_meta
-from zarrdask.node import Node
+from zarrdask.node import Node, normalize_node_path
 from zarrdask.selection import dispatch_selection, pop_fields
 from zarrdask.storage._base import contains_group, delitems, getsize, listdir, store_type_name
 
@@ -86,10 +86,12 @@ class Array(Node):
         partial_decompress: bool | None = None,
         write_empty_chunks: bool = False,
         meta_array: Any = None,
+        *,
+        _meta: ArrayMeta | None = None,
     ) -> None:
         self._store = store
         self._chunk_store = chunk_store
-        self._path = normalize_storage_path(path)
+        self._path = normalize_node_path(path)
         self._prefix = prefix_of(self._path)
         self._read_only = bool(read_only)
         self._synchronizer = synchronizer
@@ -98,7 +100,10 @@ class Array(Node):
         self._meta: ArrayMeta
         self._pipeline: CodecPipeline | None = None
         self._io: ChunkIO | None = None
-        self._load_metadata()
+        if _meta is None:
+            self._load_metadata()
+        else:  # just written by creation, to a store that keeps metadata verbatim
+            self._meta = _meta
         self._attrs = Attributes(
             store, key=self._prefix + ATTRS_KEY, read_only=read_only, cache=cache_attrs,
             synchronizer=synchronizer,
@@ -108,14 +113,21 @@ class Array(Node):
 
     def _load_metadata(self) -> None:
         key = self._prefix + ARRAY_META_KEY
+        # a store with the capability (consolidated metadata) hands out parsed metadata
+        get_array_meta = getattr(self._store, "get_array_meta", None)
         try:
-            data = self._store[key]
+            if get_array_meta is not None:
+                meta = get_array_meta(key)
+            else:
+                data = self._store[key]
         except KeyError:
             if contains_group(self._store, self._path):
                 raise ContainsGroupError(self._path) from None
             raise ArrayNotFoundError(self._path) from None
-        meta = parse_array_meta(data, key=key)
-        if getattr(self, "_meta", None) != meta:
+        if get_array_meta is None:
+            meta = parse_array_meta(data, key=key)
+        current = getattr(self, "_meta", None)
+        if current is None or (current is not meta and current != meta):
             self._meta = meta
             self._pipeline = None
             self._io = None

@@ -29,9 +29,16 @@ from zarrdask.meta import (
     encode_group_meta,
     normalize_dtype,
     normalize_fill_value,
+    parse_array_meta,
 )
-from zarrdask.storage import normalize_store_arg
-from zarrdask.storage._base import contains_array, contains_group, is_readonly, rmdir
+from zarrdask.storage import LRUStoreCache, normalize_store_arg
+from zarrdask.storage._base import (
+    BaseStore,
+    contains_array,
+    contains_group,
+    is_readonly,
+    rmdir,
+)
 
 __all__ = [
     "array",
@@ -43,6 +50,7 @@ __all__ = [
     "guess_chunks",
     "init_array",
     "init_group",
+    "metadata_verbatim",
     "normalize_chunks",
     "ones",
     "ones_like",
@@ -173,7 +181,7 @@ def _build_meta(
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
     if dimension_separator not in (None, ".", "/"):
         raise ValueError(f"dimension_separator must be '.' or '/', got {dimension_separator!r}")
-    if compressor == "default":
+    if isinstance(compressor, str) and compressor == "default":
         from zarrdask import storage  # read when an array is created, never at import
 
         compressor = storage.default_compressor
@@ -208,11 +216,78 @@ def _build_meta(
     )
 
 
-def _require_parent_groups(store: MutableMapping[str, Any], path: str) -> list[str]:
-    """Check ancestors of ``path``; return the ``.zgroup`` keys that must be written."""
+# where zarrdask's wrapper stores keep the mapping they wrap
+_WRAPPED_ATTRIBUTES = ("store", "_mutable_mapping")
+
+
+def metadata_verbatim(store: Any) -> bool:
+    """Whether ``store`` returns metadata documents exactly as they were written.
+
+    Then a node just created needs no read-back of its metadata. A store says so
+    with a boolean ``metadata_verbatim`` attribute (N5 stores, which translate
+    metadata, say False). Otherwise a ``dict`` and every
+    :class:`~zarrdask.storage.BaseStore` are verbatim (subclassing ``BaseStore``
+    accepts its contract; a subclass that transforms metadata sets the attribute
+    to False), except that a wrapper (a ``BaseStore`` holding the mapping it wraps
+    as ``store`` or, as :class:`~zarrdask.storage.KVStore` does, as
+    ``_mutable_mapping``) is verbatim when the mapping it wraps is, and an
+    :class:`~zarrdask.storage.LRUStoreCache` is not: it does not keep values
+    written through it, and the read-back puts the new metadata into the cache
+    (the read reaches the wrapped store once, at creation instead of at the next
+    open). Any other mapping is not assumed to be verbatim: it may
+    transform what it is given (as zarr-python's N5 store does), and reading the
+    metadata back costs only one read per created array.
+
+    Examples
+    --------
+    >>> from zarrdask.storage import KVStore, MemoryStore
+    >>> metadata_verbatim({}), metadata_verbatim(KVStore(MemoryStore()))
+    (True, True)
+    >>> from collections import UserDict
+    >>> metadata_verbatim(UserDict())
+    False
+    """
+    flag = getattr(store, "metadata_verbatim", None)
+    if isinstance(flag, bool):
+        return flag
+    if type(store) is dict:
+        return True
+    if isinstance(store, LRUStoreCache):
+        return False
+    if isinstance(store, BaseStore):
+        for name in _WRAPPED_ATTRIBUTES:
+            inner = getattr(store, name, None)
+            if isinstance(inner, MutableMapping):
+                return metadata_verbatim(inner)
+        return True
+    return False
+
+
+def _known_prefix(path: str, known_group: str | None) -> int:
+    """How many leading ancestors of ``path`` are known to be groups (0 if none are).
+
+    ``known_group`` is a group whose ancestors are all groups too; it counts only
+    when it is an ancestor of ``path``.
+    """
+    if known_group is None:
+        return 0
+    if not known_group:
+        return 1 if path else 0
+    if not path.startswith(known_group + "/"):
+        return 0
+    return known_group.count("/") + 2  # the root, then each level down to known_group
+
+
+def _require_parent_groups(store: MutableMapping[str, Any], path: str,
+                           known_group: str | None = None) -> list[str]:
+    """Check ancestors of ``path``; return the ``.zgroup`` keys that must be written.
+
+    Ancestors at or above ``known_group`` (a group whose ancestors are groups) are
+    not looked up.
+    """
     parts = path.split("/") if path else []
     missing = []
-    for i in range(len(parts)):
+    for i in range(_known_prefix(path, known_group), len(parts)):
         parent = "/".join(parts[:i])
         if contains_array(store, parent):
             raise ContainsArrayError(parent, f"cannot create {path!r} inside an array")
@@ -222,7 +297,8 @@ def _require_parent_groups(store: MutableMapping[str, Any], path: str) -> list[s
 
 
 def _prepare_node(store: MutableMapping[str, Any], path: str, overwrite: bool,
-                  chunk_store: MutableMapping[str, Any] | None) -> list[str]:
+                  chunk_store: MutableMapping[str, Any] | None,
+                  known_group: str | None = None) -> list[str]:
     if is_readonly(store):
         raise ReadOnlyError("the store is read-only")
     if not overwrite:
@@ -230,7 +306,7 @@ def _prepare_node(store: MutableMapping[str, Any], path: str, overwrite: bool,
             raise ContainsArrayError(path, "pass overwrite=True or mode='w' to replace it")
         if contains_group(store, path):
             raise ContainsGroupError(path, "pass overwrite=True or mode='w' to replace it")
-    return _require_parent_groups(store, path)
+    return _require_parent_groups(store, path, known_group)
 
 
 def _write_node(store: MutableMapping[str, Any], path: str, overwrite: bool,
@@ -240,9 +316,8 @@ def _write_node(store: MutableMapping[str, Any], path: str, overwrite: bool,
         rmdir(store, path)
         if chunk_store is not None:
             rmdir(chunk_store, path)
-    group_doc = encode_group_meta()
     for parent_key in parents:
-        store[parent_key] = group_doc
+        store[parent_key] = encode_group_meta()
     store[key] = document
 
 
@@ -270,15 +345,33 @@ def init_array(
     ValueError, TypeError
         For bad arguments; nothing is written then.
     """
+    _init_array(store, shape, chunks=chunks, dtype=dtype, compressor=compressor,
+                fill_value=fill_value, order=order, overwrite=overwrite, path=path,
+                chunk_store=chunk_store, filters=filters, object_codec=object_codec,
+                dimension_separator=dimension_separator)
+
+
+def _init_array(store: MutableMapping[str, Any], shape: Any, *, chunks: Any, dtype: Any,
+                compressor: Any, fill_value: Any, order: str, overwrite: bool,
+                path: str | None, chunk_store: MutableMapping[str, Any] | None,
+                filters: Any, object_codec: Any, dimension_separator: str | None,
+                known_group: str | None = None) -> ArrayMeta:
+    """:func:`init_array`, returning the metadata written, as read back from its JSON.
+
+    ``known_group`` is a group path whose ancestors are known to be groups (the
+    group creating a member); those are not looked up again.
+    """
     path = normalize_storage_path(path)
     if dimension_separator is None:
         dimension_separator = getattr(store, "_dimension_separator", None)
     meta = _build_meta(shape, chunks, dtype, compressor, fill_value, order, filters,
                        object_codec, dimension_separator)
     document = encode_array_meta(meta)
-    parents = _prepare_node(store, path, overwrite, chunk_store)
-    _write_node(store, path, overwrite, chunk_store, parents,
-                prefix_of(path) + ARRAY_META_KEY, document)
+    key = prefix_of(path) + ARRAY_META_KEY
+    parents = _prepare_node(store, path, overwrite, chunk_store, known_group)
+    _write_node(store, path, overwrite, chunk_store, parents, key, document)
+    # what reading the document back gives (codec configs as JSON: sorted keys, lists)
+    return parse_array_meta(document, key)
 
 
 def init_group(
@@ -286,10 +379,16 @@ def init_group(
     overwrite: bool = False,
     path: str | None = None,
     chunk_store: MutableMapping[str, Any] | None = None,
+    *,
+    _known_group: str | None = None,
 ) -> None:
-    """Write the metadata of a new group (and any missing parent groups) to a store."""
+    """Write the metadata of a new group (and any missing parent groups) to a store.
+
+    ``_known_group`` (internal) is a group path whose ancestors are known to be
+    groups; those are not looked up again.
+    """
     path = normalize_storage_path(path)
-    parents = _prepare_node(store, path, overwrite, chunk_store)
+    parents = _prepare_node(store, path, overwrite, chunk_store, _known_group)
     _write_node(store, path, overwrite, chunk_store, parents,
                 prefix_of(path) + GROUP_META_KEY, encode_group_meta())
 
@@ -316,6 +415,7 @@ def create(
     *,
     meta_array: Any = None,
     storage_options: dict[str, Any] | None = None,
+    _known_group: str | None = None,
     **kwargs: Any,
 ) -> Array:
     """Create an array.
@@ -358,6 +458,9 @@ def create(
         Chunk key separator.
     write_empty_chunks : bool
         Store chunks that hold only the fill value (default False).
+    _known_group : str, optional
+        Internal: a group path whose ancestors are known to be groups (the group
+        creating this array); they are not looked up again.
 
     Returns
     -------
@@ -377,13 +480,14 @@ def create(
     if chunk_store is not None:
         chunk_store = normalize_store_arg(chunk_store, storage_options=storage_options,
                                           mode=mode)
-    init_array(store, shape=shape, chunks=chunks, dtype=dtype, compressor=compressor,
-               fill_value=fill_value, order=order, overwrite=overwrite, path=path,
-               chunk_store=chunk_store, filters=filters, object_codec=object_codec,
-               dimension_separator=dimension_separator)
+    meta = _init_array(store, shape, chunks=chunks, dtype=dtype, compressor=compressor,
+                       fill_value=fill_value, order=order, overwrite=overwrite, path=path,
+                       chunk_store=chunk_store, filters=filters, object_codec=object_codec,
+                       dimension_separator=dimension_separator, known_group=_known_group)
     return Array(store, path=path, chunk_store=chunk_store, synchronizer=synchronizer,
                  cache_metadata=cache_metadata, cache_attrs=cache_attrs, read_only=read_only,
-                 write_empty_chunks=write_empty_chunks)
+                 write_empty_chunks=write_empty_chunks,
+                 _meta=meta if metadata_verbatim(store) else None)
 
 
 def empty(shape: Any, **kwargs: Any) -> Array:
@@ -561,6 +665,7 @@ def open_array(
                        fill_value=fill_value, order=order, path=path, chunk_store=chunk_store,
                        filters=filters, object_codec=object_codec,
                        dimension_separator=dimension_separator)
+    meta: ArrayMeta | None = None
     if mode in ("r", "r+"):
         if not contains_array(store, path):
             if contains_group(store, path):
@@ -568,19 +673,21 @@ def open_array(
             raise ArrayNotFoundError(path)
     elif mode == "w":
         _require_shape(shape)
-        init_array(store, overwrite=True, **create_args)
+        meta = _init_array(store, overwrite=True, **create_args)
     elif mode == "a":
         if not contains_array(store, path):
             if contains_group(store, path):
                 raise ContainsGroupError(path)
             _require_shape(shape)
-            init_array(store, **create_args)
+            meta = _init_array(store, overwrite=False, **create_args)
     else:  # w-, x
         _require_shape(shape)
-        init_array(store, **create_args)
+        meta = _init_array(store, overwrite=False, **create_args)
+    if meta is not None and not metadata_verbatim(store):
+        meta = None  # read what the store made of it
     return Array(store, path=path, read_only=mode == "r", chunk_store=chunk_store,
                  synchronizer=synchronizer, cache_metadata=cache_metadata,
-                 cache_attrs=cache_attrs, write_empty_chunks=write_empty_chunks)
+                 cache_attrs=cache_attrs, write_empty_chunks=write_empty_chunks, _meta=meta)
 
 
 def _require_shape(shape: Any) -> None:

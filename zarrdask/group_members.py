@@ -31,6 +31,9 @@ class MemberMethods:
     """Mixin of :class:`zarrdask.hierarchy.Group`: methods that add or move members."""
 
     _store: MutableMapping[str, Any]
+    _path: str
+    _prefix: str
+    _ancestors_checked: bool
     _chunk_store: MutableMapping[str, Any] | None
     _synchronizer: Any
     _attrs: Attributes
@@ -39,13 +42,26 @@ class MemberMethods:
     _array: Callable[[str], Array]
     _group: Callable[[str], Group]
 
+    def _known_group(self) -> str | None:
+        """This group's path if its ancestors are known to be groups (see ``_checked``)."""
+        return self._path if self._ancestors_checked else None
+
+    def _checked(self, path: str) -> None:
+        """Note that a member was created at ``path``: creation checked (or wrote) all
+        its ancestors, so if it lies below this group, ours are groups too."""
+        if path.startswith(self._prefix):
+            self._ancestors_checked = True
+
     def _create(self, func: Callable[..., Array], name: str, *args: Any, **kwargs: Any) -> Array:
         """Create an array member with a :mod:`zarrdask.creation` function."""
         path = self._member_path(name)
         kwargs.setdefault("synchronizer", self._synchronizer)
         kwargs.setdefault("cache_attrs", self._attrs.cache)
-        return self._write_op(func, *args, store=self._store, path=path,
-                              chunk_store=self._chunk_store, **kwargs)
+        array = self._write_op(func, *args, store=self._store, path=path,
+                               chunk_store=self._chunk_store, _known_group=self._known_group(),
+                               **kwargs)
+        self._checked(path)
+        return array
 
     def create_dataset(self, name: str, **kwargs: Any) -> Array:
         """Create an array, from ``data`` when given (h5py-style name for :meth:`create`).
@@ -156,7 +172,11 @@ class MemberMethods:
     def _create_group_nosync(self, path: str, overwrite: bool, require: bool = False) -> Group:
         if overwrite or not (require and contains_group(self._store, path)):
             creation.init_group(self._store, overwrite=overwrite, path=path,
-                                chunk_store=self._chunk_store)
+                                chunk_store=self._chunk_store, _known_group=self._known_group())
+            self._checked(path)
+            child = self._group(path)
+            child._ancestors_checked = True  # just checked or written by init_group
+            return child
         return self._group(path)
 
     def create_groups(self, *names: str, **kwargs: Any) -> tuple[Group, ...]:

@@ -17,6 +17,7 @@ from zarrdask.attrs import Attributes
 from zarrdask.consolidated import consolidating
 from zarrdask.core import Array
 from zarrdask.errors import (
+    ArrayNotFoundError,
     ContainsArrayError,
     ContainsGroupError,
     GroupNotFoundError,
@@ -35,7 +36,7 @@ from zarrdask.keys import (
     prefix_of,
 )
 from zarrdask.meta import GroupMeta, parse_group_meta
-from zarrdask.node import Node
+from zarrdask.node import Node, normalize_node_path
 from zarrdask.storage import normalize_store_arg
 from zarrdask.storage._base import (
     contains_array,
@@ -128,13 +129,18 @@ class Group(Node, MemberMethods, MutableMapping[str, Any]):
         _check_zarr_version(zarr_version)
         self._store = store
         self._chunk_store = chunk_store
-        self._path = normalize_storage_path(path)
+        self._path = normalize_node_path(path)
         self._prefix = prefix_of(self._path)
         self._read_only = bool(read_only)
         self._synchronizer = synchronizer
+        # whether every ancestor of this group is known to be a group (then members
+        # are created without looking the ancestors up again)
+        self._ancestors_checked = False
         key = self._prefix + GROUP_META_KEY
+        # consolidated metadata hands out the decoded document (no JSON round trip)
+        get_document = getattr(store, "get_document", None)
         try:
-            data = store[key]
+            data = store[key] if get_document is None else get_document(key)
         except KeyError:
             if contains_array(store, self._path):
                 raise ContainsArrayError(self._path, "open it as an array instead") from None
@@ -175,8 +181,8 @@ class Group(Node, MemberMethods, MutableMapping[str, Any]):
     def _item_path(self, item: Any) -> str:
         if not isinstance(item, str):
             raise TypeError(f"member names must be str, not {type(item).__name__}: {item!r}")
-        path = normalize_storage_path(item)
-        if item.startswith("/"):
+        path = normalize_node_path(item)
+        if item.startswith("/") or not self._path:
             return path
         return join_path(self._path, path)
 
@@ -208,16 +214,21 @@ class Group(Node, MemberMethods, MutableMapping[str, Any]):
                      cache_attrs=self._attrs.cache)
 
     def _group(self, path: str) -> Group:
-        return Group(self._store, path=path, read_only=self._read_only,
-                     chunk_store=self._chunk_store, cache_attrs=self._attrs.cache,
-                     synchronizer=self._synchronizer)
+        child = Group(self._store, path=path, read_only=self._read_only,
+                      chunk_store=self._chunk_store, cache_attrs=self._attrs.cache,
+                      synchronizer=self._synchronizer)
+        if self._ancestors_checked and path.rpartition("/")[0] == self._path:
+            child._ancestors_checked = True  # a direct child: its ancestors are ours and us
+        return child
 
     def _node(self, path: str) -> Array | Group | None:
-        if contains_array(self._store, path):
+        """The array or group at ``path``, or None; an array costs one metadata read."""
+        try:
             return self._array(path)
-        if contains_group(self._store, path):
+        except ContainsGroupError:  # no .zarray, but a .zgroup
             return self._group(path)
-        return None
+        except ArrayNotFoundError:
+            return None
 
     def _names(self) -> Iterator[tuple[str, str]]:
         for name in listdir(self._store, self._path):

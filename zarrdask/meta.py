@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+import functools
 import json
 import math
 import numbers
@@ -23,12 +24,14 @@ from typing import Any
 import numpy as np
 
 from zarrdask.errors import MetadataError
+from zarrdask.jsonfmt import NumpyEncoder, dumps
 from zarrdask.keys import ARRAY_META_KEY, ATTRS_KEY, GROUP_META_KEY
 
 __all__ = [
     "JSON",
     "ArrayMeta",
     "GroupMeta",
+    "copy_json",
     "encode_array_meta",
     "encode_dtype",
     "encode_fill_value",
@@ -58,45 +61,6 @@ _VALUE_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, Uni
 # ----------------------------------------------------------------------------- JSON
 
 
-class _NumpyEncoder(json.JSONEncoder):
-    """JSON encoder that also writes numpy booleans, integers and floats."""
-
-    def default(self, o: Any) -> Any:
-        if isinstance(o, np.bool_):
-            return bool(o)
-        if isinstance(o, numbers.Integral):
-            return int(o)
-        if isinstance(o, numbers.Real):
-            return float(o)
-        return super().default(o)
-
-
-def _check_strict_json(obj: Any, where: str, active: set[int]) -> None:
-    """Raise if ``obj`` holds a non-finite float or a non-string object key."""
-    if isinstance(obj, (float, np.floating)):
-        if not math.isfinite(obj):
-            raise ValueError(
-                f"cannot write {float(obj)!r} at {where} as JSON: NaN and Infinity are not valid "
-                "in strict JSON; store them as strings such as 'NaN' or 'Infinity'"
-            )
-    elif isinstance(obj, (dict, list, tuple)):
-        if id(obj) in active:  # json.dumps reports the circular reference itself
-            return
-        active.add(id(obj))
-        if isinstance(obj, dict):
-            for k, v in obj.items():
-                if not isinstance(k, str):
-                    raise TypeError(
-                        f"JSON object keys must be str, but key {k!r} at {where} is "
-                        f"{type(k).__name__}; convert it to str explicitly"
-                    )
-                _check_strict_json(v, f"{where}[{k!r}]", active)
-        else:
-            for i, v in enumerate(obj):
-                _check_strict_json(v, f"{where}[{i}]", active)
-        active.discard(id(obj))
-
-
 def json_dumps(obj: Any) -> bytes:
     """Encode ``obj`` as strict JSON bytes, formatted as zarr-python 2.18 writes metadata.
 
@@ -112,17 +76,7 @@ def json_dumps(obj: Any) -> bytes:
     >>> json_dumps({"b": [1], "a": np.float32(0.5)})
     b'{\\n    "a": 0.5,\\n    "b": [\\n        1\\n    ]\\n}'
     """
-    _check_strict_json(obj, "$", set())
-    text = json.dumps(
-        obj,
-        indent=4,
-        sort_keys=True,
-        ensure_ascii=True,
-        separators=(",", ": "),
-        allow_nan=False,
-        cls=_NumpyEncoder,
-    )
-    return text.encode("ascii")
+    return dumps(obj).encode("ascii")
 
 
 def json_loads(data: bytes | str, key: str) -> Any:
@@ -159,6 +113,33 @@ def json_loads(data: bytes | str, key: str) -> Any:
         raise MetadataError(f"{key!r} is nested too deeply to be read as JSON") from e
 
 
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def copy_json(value: Any) -> Any:
+    """Copy a JSON-able value: dicts, lists and tuples are copied, other values shared.
+
+    Much cheaper than :func:`copy.deepcopy` for metadata documents; objects that are
+    neither containers nor immutable scalars are deep-copied.
+
+    Examples
+    --------
+    >>> doc = {"id": "blosc", "x": [1, {"y": 2}]}
+    >>> copy_json(doc) == doc and copy_json(doc)["x"][1] is not doc["x"][1]
+    True
+    """
+    t = type(value)
+    if t in _ATOMS:
+        return value
+    if t is dict:
+        return {k: v if type(v) in _ATOMS else copy_json(v) for k, v in value.items()}
+    if t is list:
+        return [v if type(v) in _ATOMS else copy_json(v) for v in value]
+    if t is tuple:
+        return tuple(v if type(v) in _ATOMS else copy_json(v) for v in value)
+    return copy.deepcopy(value)
+
+
 def _load_object(data: bytes | str | Mapping[str, Any], key: str) -> dict[str, Any]:
     """Return ``data`` as a dict, decoding JSON if needed; it must be a JSON object."""
     obj = dict(data) if isinstance(data, Mapping) else json_loads(data, key)
@@ -169,13 +150,18 @@ def _load_object(data: bytes | str | Mapping[str, Any], key: str) -> dict[str, A
     return obj
 
 
+def _named(error: MetadataError, key: str) -> MetadataError:
+    """A :class:`MetadataError` like ``error`` whose message names the store key."""
+    return MetadataError(f"invalid metadata in {key!r}: {error}")
+
+
 @contextmanager
 def _naming(key: str) -> Iterator[None]:
     """Prefix the message of a :class:`MetadataError` raised inside with the store key."""
     try:
         yield
     except MetadataError as e:
-        raise MetadataError(f"invalid metadata in {key!r}: {e}") from e
+        raise _named(e, key) from e
 
 
 def _check_zarr_format(value: Any) -> None:
@@ -351,6 +337,11 @@ def _as_scalar(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=64)
+def _iinfo(dtype: np.dtype) -> np.iinfo:
+    return np.iinfo(dtype)
+
+
 def _to_int(value: Any, dtype: np.dtype) -> Any:
     if isinstance(value, (str, bytes)):
         number = int(value)
@@ -363,7 +354,7 @@ def _to_int(value: Any, dtype: np.dtype) -> Any:
         number = int(as_float)
     else:
         raise ValueError(f"{type(value).__name__} is not an integer")
-    info = np.iinfo(dtype)
+    info = _iinfo(dtype)
     if not info.min <= number <= info.max:
         raise ValueError(f"out of range [{info.min}, {info.max}]")
     return dtype.type(number)
@@ -467,6 +458,12 @@ def _coerce(value: Any, dtype: np.dtype) -> Any:
     raise ValueError(f"unsupported dtype kind {kind!r}")  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=64)
+def _zero(dtype: np.dtype) -> Any:
+    """The all-zeros scalar of ``dtype`` (numpy scalars are immutable, so it is shared)."""
+    return np.zeros((), dtype=dtype)[()]
+
+
 def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
     """Turn a user-given fill value into a numpy scalar of ``dtype`` (or None).
 
@@ -488,12 +485,15 @@ def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
     """
     if fill_value is None or dtype.hasobject:
         return fill_value
+    if type(fill_value) is dtype.type and dtype.kind in "iufc" and fill_value.dtype == dtype:
+        # already a scalar of this dtype: what the general path below returns, cheaply
+        return _zero(dtype) if fill_value == 0 else fill_value
     if (
         isinstance(fill_value, numbers.Number)
         and not isinstance(fill_value, np.void)
         and fill_value == 0
     ):
-        return np.zeros((), dtype=dtype)[()]
+        return _zero(dtype)
     try:
         return _coerce(fill_value, dtype)
     except _VALUE_ERRORS as e:
@@ -575,6 +575,8 @@ def _decode_fill_value(value: JSON, dtype: np.dtype, object_codec: Any) -> Any:
     if value is None:
         return None
     kind = dtype.kind
+    if type(value) is int and value == 0 and kind in "biufcmM":
+        return _zero(dtype)  # the common case, as _coerce would decode it
     if kind == "V" and dtype.hasobject:
         if object_codec is None:
             raise ValueError("an object codec is needed to decode it")
@@ -627,6 +629,11 @@ def parse_fill_value(
 
 def _check_dims(value: Any, name: str, minimum: int) -> tuple[int, ...]:
     """Validate a shape-like sequence of ints >= ``minimum`` and < 2**63."""
+    t = type(value)
+    if (t is tuple or t is list) and all(
+        type(d) is int and minimum <= d < _MAX_DIM for d in value
+    ):
+        return tuple(value)
     if not isinstance(value, (list, tuple)):
         raise MetadataError(f"{name} must be a list of integers, got {value!r}")
     dims = []
@@ -642,9 +649,14 @@ def _check_dims(value: Any, name: str, minimum: int) -> tuple[int, ...]:
 
 
 def _check_codec_config(config: Any, name: str) -> dict[str, Any]:
-    if not isinstance(config, Mapping) or not isinstance(config.get("id"), str):
+    if type(config) is not dict:
+        if not isinstance(config, Mapping):
+            raise MetadataError(
+                f"{name} must be a codec config with a string 'id', got {config!r}")
+        config = dict(config)
+    if not isinstance(config.get("id"), str):
         raise MetadataError(f"{name} must be a codec config with a string 'id', got {config!r}")
-    return copy.deepcopy(dict(config))
+    return copy_json(config)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -679,13 +691,14 @@ class ArrayMeta:
                 f"chunks {list(chunks)} has {len(chunks)} dimensions but shape {list(shape)} "
                 f"has {len(shape)}"
             )
-        if not isinstance(self.dtype, np.dtype):
-            raise MetadataError(f"dtype must be a numpy dtype, got {self.dtype!r}")
-        if self.dtype.subdtype is not None:
+        dtype = self.dtype
+        if not isinstance(dtype, np.dtype):
+            raise MetadataError(f"dtype must be a numpy dtype, got {dtype!r}")
+        if dtype.subdtype is not None:
             raise MetadataError(
-                f"dtype {self.dtype} is a sub-array dtype; put its shape into the array shape"
+                f"dtype {dtype} is a sub-array dtype; put its shape into the array shape"
             )
-        problem = _dtype_problem(self.dtype)
+        problem = _dtype_problem(dtype)
         if problem:
             raise MetadataError(problem)
         if self.order not in ("C", "F"):
@@ -695,40 +708,39 @@ class ArrayMeta:
                 "dimension_separator must be '.' or '/' (or absent), "
                 f"got {self.dimension_separator!r}"
             )
-        compressor = None
-        if self.compressor is not None:
-            compressor = _check_codec_config(self.compressor, "compressor")
-        filters = None
-        if self.filters is not None:
-            if not isinstance(self.filters, (list, tuple)):
-                raise MetadataError(f"filters must be null or a list, got {self.filters!r}")
+        compressor = self.compressor
+        if compressor is not None:
+            compressor = _check_codec_config(compressor, "compressor")
+        filters = self.filters
+        if filters is not None:
+            if not isinstance(filters, (list, tuple)):
+                raise MetadataError(f"filters must be null or a list, got {filters!r}")
             filters = tuple(
-                _check_codec_config(f, f"filters[{i}]") for i, f in enumerate(self.filters)
+                _check_codec_config(f, f"filters[{i}]") for i, f in enumerate(filters)
             )
-        if self.dtype.hasobject and not filters:
+        hasobject = dtype.hasobject
+        if hasobject and not filters:
             raise MetadataError(
-                f"dtype {encode_dtype(self.dtype)!r} holds objects, so its object codec must be "
+                f"dtype {encode_dtype(dtype)!r} holds objects, so its object codec must be "
                 f"the first filter, but filters is {self.filters!r}"
             )
         try:
-            fill_value = normalize_fill_value(self.fill_value, self.dtype)
+            fill_value = normalize_fill_value(self.fill_value, dtype)
         except ValueError as e:
             raise MetadataError(str(e)) from e
-        if self.dtype.kind == "O" and fill_value is not None:
+        if hasobject and dtype.kind == "O" and fill_value is not None:
             try:
-                json.dumps(fill_value, cls=_NumpyEncoder)
+                json.dumps(fill_value, cls=NumpyEncoder)
             except TypeError as e:
                 raise MetadataError(
                     f"fill_value {fill_value!r} of an object array cannot be stored in JSON: {e}"
                 ) from e
-        for name, value in (
-            ("shape", shape),
-            ("chunks", chunks),
-            ("compressor", compressor),
-            ("filters", filters),
-            ("fill_value", fill_value),
-        ):
-            object.__setattr__(self, name, value)
+        setter = object.__setattr__
+        setter(self, "shape", shape)
+        setter(self, "chunks", chunks)
+        setter(self, "compressor", compressor)
+        setter(self, "filters", filters)
+        setter(self, "fill_value", fill_value)
 
     @property
     def separator(self) -> str:
@@ -738,7 +750,7 @@ class ArrayMeta:
     @property
     def cdata_shape(self) -> tuple[int, ...]:
         """The number of chunks along each axis (0 for zero-length axes)."""
-        return tuple(-(-s // c) for s, c in zip(self.shape, self.chunks))
+        return tuple(-(-s // c) for s, c in zip(self.shape, self.chunks, strict=True))
 
     @property
     def nchunks(self) -> int:
@@ -747,15 +759,12 @@ class ArrayMeta:
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON-able ``.zarray`` dict, with the keys zarr-python 2.18 writes."""
-        codec = None
-        if self.dtype.kind == "V" and self.dtype.hasobject and self.fill_value is not None:
-            codec = _object_codec_from_filters(self.filters)
         out: dict[str, Any] = {
             "chunks": list(self.chunks),
-            "compressor": copy.deepcopy(self.compressor),
+            "compressor": copy_json(self.compressor),
             "dtype": encode_dtype(self.dtype),
-            "fill_value": encode_fill_value(self.fill_value, self.dtype, codec),
-            "filters": None if self.filters is None else copy.deepcopy(list(self.filters)),
+            "fill_value": self._encoded_fill_value(),
+            "filters": None if self.filters is None else [copy_json(f) for f in self.filters],
             "order": self.order,
             "shape": list(self.shape),
             "zarr_format": self.zarr_format,
@@ -768,13 +777,93 @@ class ArrayMeta:
         """Return a copy with ``changes`` applied, validated again."""
         return dataclasses.replace(self, **changes)
 
+    def _encoded_fill_value(self) -> JSON:
+        codec = None
+        if self.dtype.kind == "V" and self.dtype.hasobject and self.fill_value is not None:
+            codec = _object_codec_from_filters(self.filters)
+        return encode_fill_value(self.fill_value, self.dtype, codec)
+
     def __eq__(self, other: object) -> bool:
+        """Equal when the JSON encodings are (so NaN fill values compare equal)."""
         if not isinstance(other, ArrayMeta):
             return NotImplemented
-        return self.to_json() == other.to_json()
+        if self is other:
+            return True
+        return (
+            self.shape == other.shape
+            and self.chunks == other.chunks
+            and self.order == other.order
+            and self.dimension_separator == other.dimension_separator
+            and self.zarr_format == other.zarr_format
+            and self.compressor == other.compressor
+            and (None if self.filters is None else list(self.filters))
+            == (None if other.filters is None else list(other.filters))
+            and encode_dtype(self.dtype) == encode_dtype(other.dtype)
+            and self._encoded_fill_value() == other._encoded_fill_value()
+        )
+
+
+def _fast_array_meta(obj: dict[str, Any]) -> ArrayMeta | None:
+    """The common ``.zarray`` document, parsed and validated in one pass; else None.
+
+    Plain dtype strings, no filters, integer dimensions, a codec dict or null: the
+    same checks and result as :class:`ArrayMeta` validation. Anything else, and any
+    problem, returns None so that the general path parses it (and raises its errors).
+    """
+    try:
+        zarr_format = obj["zarr_format"]
+        shape = obj["shape"]
+        chunks = obj["chunks"]
+        dtype_json = obj["dtype"]
+        compressor = obj["compressor"]
+        fill_json = obj["fill_value"]
+        order = obj["order"]
+        filters = obj["filters"]
+    except KeyError:
+        return None
+    separator = obj.get("dimension_separator")
+    if (type(zarr_format) is not int or zarr_format != ZARR_FORMAT
+            or type(dtype_json) is not str or filters is not None
+            or order not in ("C", "F") or separator not in (None, ".", "/")
+            or type(shape) is not list or type(chunks) is not list
+            or len(shape) != len(chunks)):
+        return None
+    for dim in shape:
+        if type(dim) is not int or not 0 <= dim < _MAX_DIM:
+            return None
+    for dim in chunks:
+        if type(dim) is not int or not 1 <= dim < _MAX_DIM:
+            return None
+    if compressor is not None:
+        if type(compressor) is not dict or type(compressor.get("id")) is not str:
+            return None
+        compressor = copy_json(compressor)
+    try:
+        dtype = np.dtype(dtype_json)
+        if (dtype.hasobject or dtype.subdtype is not None or dtype.fields is not None
+                or _dtype_problem(dtype)):
+            return None
+        fill_value = normalize_fill_value(_decode_fill_value(fill_json, dtype, None), dtype)
+    except Exception:  # the general path raises the right error
+        return None
+    meta = object.__new__(ArrayMeta)
+    setter = object.__setattr__
+    setter(meta, "shape", tuple(shape))
+    setter(meta, "chunks", tuple(chunks))
+    setter(meta, "dtype", dtype)
+    setter(meta, "compressor", compressor)
+    setter(meta, "fill_value", fill_value)
+    setter(meta, "order", order)
+    setter(meta, "filters", None)
+    setter(meta, "dimension_separator", separator)
+    setter(meta, "zarr_format", zarr_format)
+    return meta
 
 
 def _array_meta_from_json(obj: dict[str, Any]) -> ArrayMeta:
+    meta = _fast_array_meta(obj)
+    if meta is not None:
+        return meta
     if "zarr_format" not in obj:
         raise MetadataError("missing required key 'zarr_format'")
     _check_zarr_format(obj["zarr_format"])
@@ -823,9 +912,11 @@ def parse_array_meta(
     >>> meta.shape, meta.dtype, meta.fill_value
     ((4,), dtype('float32'), np.float32(nan))
     """
-    obj = _load_object(data, key)
-    with _naming(key):
+    obj = data if type(data) is dict else _load_object(data, key)  # read, never changed
+    try:
         return _array_meta_from_json(obj)
+    except MetadataError as e:
+        raise _named(e, key) from e
 
 
 def encode_array_meta(meta: ArrayMeta) -> bytes:
@@ -863,9 +954,18 @@ def parse_group_meta(
         return GroupMeta(obj["zarr_format"])
 
 
+_GROUP_DOCUMENT = json_dumps({"zarr_format": ZARR_FORMAT})
+
+
 def encode_group_meta(meta: GroupMeta | None = None) -> bytes:
-    """Encode group metadata as ``.zgroup`` bytes."""
-    return json_dumps({"zarr_format": (meta or GroupMeta()).zarr_format})
+    """Encode group metadata as ``.zgroup`` bytes (the same for every zarr v2 group).
+
+    Examples
+    --------
+    >>> encode_group_meta()
+    b'{\\n    "zarr_format": 2\\n}'
+    """
+    return _GROUP_DOCUMENT
 
 
 def parse_attrs(data: bytes | str | Mapping[str, Any], key: str = ATTRS_KEY) -> dict[str, Any]:

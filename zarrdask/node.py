@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import MutableMapping
 from typing import Any
 
 from zarrdask.attrs import Attributes
+from zarrdask.keys import normalize_storage_path
 
-__all__ = ["Node"]
+__all__ = ["Node", "normalize_node_path"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_str(path: str) -> str:
+    return normalize_storage_path(path)
+
+
+def normalize_node_path(path: Any) -> str:
+    """:func:`~zarrdask.keys.normalize_storage_path`, remembered for ``str`` paths.
+
+    Opening the members of a hierarchy normalises the same paths again and again.
+
+    Examples
+    --------
+    >>> normalize_node_path("/foo//bar/"), normalize_node_path(None)
+    ('foo/bar', '')
+    """
+    if type(path) is str:
+        return _normalize_str(path)
+    return normalize_storage_path(path)
 
 
 class Node:

@@ -83,6 +83,7 @@ class _N5Base(BaseStore):
     """The N5 <-> Zarr translation over an inner raw store (``self._raw``)."""
 
     _dimension_separator = "."
+    metadata_verbatim = False  # metadata is translated: read back what was written
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
