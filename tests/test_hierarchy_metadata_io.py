@@ -18,7 +18,7 @@ import pytest
 import zarr as zarr_python  # the test oracle (zarr-python 2.18)
 
 import zarrdask as zarr
-from zarrdask.creation import metadata_verbatim
+from zarrdask.storage._base import metadata_verbatim
 from zarrdask.errors import ContainsArrayError, ContainsGroupError
 from zarrdask.storage import KVStore, LRUStoreCache, MemoryStore, N5Store
 

@@ -46,6 +46,7 @@ from zarrdask.storage._base import (
     has_batch_io,
     is_readonly,
     listdir,
+    metadata_verbatim,
     rename,
     rmdir,
     setitems,
@@ -86,6 +87,11 @@ class _WrapperStore(BaseStore):
     def read_only(self) -> bool:  # type: ignore[override]
         """Whether the wrapped store refuses writes."""
         return is_readonly(self.store)
+
+    @property
+    def metadata_verbatim(self) -> bool:  # type: ignore[override]
+        """Whether the wrapped store returns metadata as written."""
+        return metadata_verbatim(self.store)
 
     @property
     def _prefer_per_key_io(self) -> bool:

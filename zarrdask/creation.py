@@ -31,12 +31,12 @@ from zarrdask.meta import (
     normalize_fill_value,
     parse_array_meta,
 )
-from zarrdask.storage import LRUStoreCache, normalize_store_arg
+from zarrdask.storage import normalize_store_arg
 from zarrdask.storage._base import (
-    BaseStore,
     contains_array,
     contains_group,
     is_readonly,
+    metadata_verbatim,
     rmdir,
 )
 
@@ -50,7 +50,6 @@ __all__ = [
     "guess_chunks",
     "init_array",
     "init_group",
-    "metadata_verbatim",
     "normalize_chunks",
     "ones",
     "ones_like",
@@ -214,53 +213,6 @@ def _build_meta(
         filters=tuple(f.get_config() for f in filters) or None,
         dimension_separator=dimension_separator,
     )
-
-
-# where zarrdask's wrapper stores keep the mapping they wrap
-_WRAPPED_ATTRIBUTES = ("store", "_mutable_mapping")
-
-
-def metadata_verbatim(store: Any) -> bool:
-    """Whether ``store`` returns metadata documents exactly as they were written.
-
-    Then a node just created needs no read-back of its metadata. A store says so
-    with a boolean ``metadata_verbatim`` attribute (N5 stores, which translate
-    metadata, say False). Otherwise a ``dict`` and every
-    :class:`~zarrdask.storage.BaseStore` are verbatim (subclassing ``BaseStore``
-    accepts its contract; a subclass that transforms metadata sets the attribute
-    to False), except that a wrapper (a ``BaseStore`` holding the mapping it wraps
-    as ``store`` or, as :class:`~zarrdask.storage.KVStore` does, as
-    ``_mutable_mapping``) is verbatim when the mapping it wraps is, and an
-    :class:`~zarrdask.storage.LRUStoreCache` is not: it does not keep values
-    written through it, and the read-back puts the new metadata into the cache
-    (the read reaches the wrapped store once, at creation instead of at the next
-    open). Any other mapping is not assumed to be verbatim: it may
-    transform what it is given (as zarr-python's N5 store does), and reading the
-    metadata back costs only one read per created array.
-
-    Examples
-    --------
-    >>> from zarrdask.storage import KVStore, MemoryStore
-    >>> metadata_verbatim({}), metadata_verbatim(KVStore(MemoryStore()))
-    (True, True)
-    >>> from collections import UserDict
-    >>> metadata_verbatim(UserDict())
-    False
-    """
-    flag = getattr(store, "metadata_verbatim", None)
-    if isinstance(flag, bool):
-        return flag
-    if type(store) is dict:
-        return True
-    if isinstance(store, LRUStoreCache):
-        return False
-    if isinstance(store, BaseStore):
-        for name in _WRAPPED_ATTRIBUTES:
-            inner = getattr(store, name, None)
-            if isinstance(inner, MutableMapping):
-                return metadata_verbatim(inner)
-        return True
-    return False
 
 
 def _known_prefix(path: str, known_group: str | None) -> int:

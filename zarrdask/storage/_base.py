@@ -234,6 +234,11 @@ class BaseStore(MutableMapping[str, bytes]):
     ----------
     read_only : bool
         If true, every write or delete raises :class:`~zarrdask.errors.ReadOnlyError`.
+    metadata_verbatim : bool
+        Whether reading a metadata key gives back exactly what was written (so a
+        node just created needs no read-back). True here; stores that translate
+        metadata (N5) or must see every read (caches) say False, wrappers ask the
+        store they wrap (see :func:`metadata_verbatim`).
 
     Examples
     --------
@@ -245,6 +250,7 @@ class BaseStore(MutableMapping[str, bytes]):
     """
 
     read_only: bool = False
+    metadata_verbatim: bool = True
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -580,3 +586,24 @@ def has_batch_io(store: Any) -> bool:
     own = getattr(type(store), "getitems", None)
     return own is not None and own is not BaseStore.getitems and not getattr(
         store, "_prefer_per_key_io", False)
+
+
+def metadata_verbatim(store: Any) -> bool:
+    """Whether ``store`` returns metadata documents exactly as they were written.
+
+    A store says so with its boolean ``metadata_verbatim`` attribute (every
+    :class:`BaseStore` has one); a plain ``dict`` is verbatim. Any other mapping
+    is not assumed to be: it may transform what it is given (as zarr-python's N5
+    store does), and reading the metadata back costs one read per created node.
+
+    Examples
+    --------
+    >>> from collections import UserDict
+    >>> from zarrdask.storage import MemoryStore
+    >>> metadata_verbatim({}), metadata_verbatim(MemoryStore()), metadata_verbatim(UserDict())
+    (True, True, False)
+    """
+    flag = getattr(store, "metadata_verbatim", None)
+    if isinstance(flag, bool):
+        return flag
+    return type(store) is dict

@@ -63,6 +63,9 @@ class LRUStoreCache(BaseStore):
     (1, 2)
     """
 
+    #: Metadata is read back after creating a node, which puts it into the cache.
+    metadata_verbatim = False
+
     def __init__(self, store: MutableMapping[str, Any], max_size: int | None) -> None:
         if not isinstance(store, MutableMapping):
             raise TypeError(f"LRUStoreCache wraps a MutableMapping, not {type(store).__name__}")

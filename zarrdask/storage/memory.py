@@ -14,6 +14,7 @@ from zarrdask.storage._base import (
     BaseStore,
     _generic_rename,
     ensure_bytes,
+    metadata_verbatim,
 )
 
 __all__ = ["KVStore", "MemoryStore"]
@@ -213,6 +214,11 @@ class KVStore(BaseStore):
             )
         self._mutable_mapping = mutablemapping
         self.read_only = bool(read_only)
+
+    @property
+    def metadata_verbatim(self) -> bool:  # type: ignore[override]
+        """Whether the wrapped mapping returns metadata as written."""
+        return metadata_verbatim(self._mutable_mapping)
 
     def __getitem__(self, key: str) -> bytes:
         return self._mutable_mapping[key]
