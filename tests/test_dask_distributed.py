@@ -18,11 +18,9 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import zarrdask  # noqa: E402
+from tests.test_dask import LoggingStore  # noqa: E402
 from zarrdask import dask_array as zd  # noqa: E402
 from zarrdask.errors import UnsafeWriteError  # noqa: E402
-from tests.test_dask import LoggingStore  # noqa: E402
-
-
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ import pytest
 import zarr as zarr_python  # the test oracle (zarr-python 2.18)
 
 import zarrdask as zarr
-from zarrdask.storage._base import metadata_verbatim
 from zarrdask.errors import ContainsArrayError, ContainsGroupError
 from zarrdask.storage import KVStore, LRUStoreCache, MemoryStore, N5Store
+from zarrdask.storage._base import metadata_verbatim
 
 
 class CountingStore(MemoryStore):

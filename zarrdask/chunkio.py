@@ -381,16 +381,20 @@ def write_chunks(
         partial = [k for p, k in zip(batch, keys, strict=True)
                    if not (p.is_full and fields is None)]
         old = getitems(io.chunk_store, partial) if partial else {}
+        old_cdata = [None if p.is_full and fields is None else old.get(k)
+                     for p, k in zip(batch, keys, strict=True)]
         results: list[Any] = [None] * len(batch)
 
-        def encode_at(i: int) -> None:
-            p, k = batch[i], keys[i]
+        def encode_at(item: tuple[int, ChunkProjection, str, Any],
+                      results: list[Any] = results) -> None:
+            i, p, k, cdata = item
             if p.is_full and fields is None:
                 results[i] = encode_full(p)
             else:
-                results[i] = modify(p, k, old.get(k))
+                results[i] = modify(p, k, cdata)
 
-        run_items(encode_at, range(len(batch)), nbytes)  # type: ignore[arg-type]
+        run_items(encode_at, list(zip(range(len(batch)), batch, keys, old_cdata, strict=True)),
+                  nbytes)
         to_set = {k: c for k, c in zip(keys, results, strict=True) if c is not None}
         to_delete = [k for k, c in zip(keys, results, strict=True) if c is None]
         if to_set:

@@ -382,7 +382,8 @@ class Array(Node):
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
         ro = " read-only" if self._read_only else ""
-        return f"<{type(self).__module__}.{type(self).__qualname__}{name} {self.shape} {self.dtype}{ro}>"
+        cls = f"{type(self).__module__}.{type(self).__qualname__}"
+        return f"<{cls}{name} {self.shape} {self.dtype}{ro}>"
 
     def __len__(self) -> int:
         if not self.shape:

@@ -232,7 +232,8 @@ class _ProcessKeyLock:
             Give up after this many seconds in total (``None``: wait forever).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._thread_lock.acquire(blocking, -1 if timeout is None or not blocking else timeout):
+        wait = -1 if timeout is None or not blocking else timeout
+        if not self._thread_lock.acquire(blocking, wait):
             return False
         if self._depth > 0:
             self._depth += 1
@@ -283,7 +284,8 @@ class _ProcessLockTable:
 
     def __init__(self) -> None:
         self.mutex = threading.Lock()
-        self.locks: weakref.WeakValueDictionary[str, _ProcessKeyLock] = weakref.WeakValueDictionary()
+        self.locks: weakref.WeakValueDictionary[str, _ProcessKeyLock] = (
+            weakref.WeakValueDictionary())
 
     def get(self, path: str) -> _ProcessKeyLock:
         with self.mutex:

@@ -102,7 +102,7 @@ class ZarrdaskBackendArray(BackendArray):
         self._array = array
         self.shape = tuple(array.shape)
         dtype = array.dtype
-        if dtype == object and _is_vlen_utf8(array):
+        if dtype == np.dtype(object) and _is_vlen_utf8(array):
             dtype = coding.strings.create_vlen_dtype(str)
         self.dtype = dtype
 

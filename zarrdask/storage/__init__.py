@@ -3,8 +3,8 @@
 One store family per module (``memory``, ``directory``, ...); this package
 re-exports them, holds the ``default_compressor`` setting (created lazily on
 first access, read by array creation each time an array is created, so
-``zarrdask.storage.default_compressor = Zstd(level=1)`` works as in zarr 2) and turns a user's ``store`` argument into a
-store.
+``zarrdask.storage.default_compressor = Zstd(level=1)`` works as in zarr 2) and turns a
+user's ``store`` argument into a store.
 """
 
 from __future__ import annotations

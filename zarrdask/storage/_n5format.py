@@ -276,7 +276,7 @@ class N5ChunkCodec(Codec):
         if len(raw) < size:
             raise ValueError(f"N5 block header is truncated: {len(raw)} bytes, need {size}")
         shape = struct.unpack_from(f">{ndim}I", raw, 4)[::-1]
-        if any(b > c for b, c in zip(shape, self.chunk_shape)):
+        if any(b > c for b, c in zip(shape, self.chunk_shape, strict=False)):
             raise ValueError(f"N5 block shape {shape} exceeds the chunk shape {self.chunk_shape}")
         if mode == 1:
             (count,) = struct.unpack_from(">I", raw, 4 + 4 * ndim)

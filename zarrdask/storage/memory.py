@@ -149,9 +149,8 @@ class MemoryStore(BaseStore):
         """Return sorted child names one level under ``path`` (a prefix scan)."""
         prefix = prefix_of(normalize_storage_path(path))
         n = len(prefix)
-        return sorted(
-            {k[n:].split("/", 1)[0] for k in list(self._data) if len(k) > n and k.startswith(prefix)}
-        )
+        return sorted({k[n:].split("/", 1)[0] for k in list(self._data)
+                       if len(k) > n and k.startswith(prefix)})
 
     def rmdir(self, path: str | None = "") -> None:
         """Remove every key under ``path/`` (exact prefix; ``""`` removes all)."""
@@ -207,7 +206,8 @@ class KVStore(BaseStore):
     {'a/b': b'1'}
     """
 
-    def __init__(self, mutablemapping: MutableMapping[str, Any], *, read_only: bool = False) -> None:
+    def __init__(self, mutablemapping: MutableMapping[str, Any], *,
+                 read_only: bool = False) -> None:
         if not isinstance(mutablemapping, MutableMapping):
             raise TypeError(
                 f"KVStore wraps a MutableMapping, not {type(mutablemapping).__name__}"
