@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from zarrdask import config
 
-__all__ = ["ChunkFileReader", "run_items", "run_streamed", "workers_for"]
+__all__ = ["ChunkFileReader", "run_in_background", "run_items", "run_streamed", "workers_for"]
 
 _THREAD_PREFIX = "zarrdask-codec"
 _HINT_THREADS = 4  # read-ahead hinters: they sleep or wait in system calls, never decode
@@ -62,6 +62,14 @@ def _hint_executor() -> ThreadPoolExecutor:
 
 def _in_pool_thread() -> bool:
     return threading.current_thread().name.startswith(_THREAD_PREFIX)
+
+
+def run_in_background(func: Callable[..., Any], *args: Any) -> None:
+    """Run ``func(*args)`` on the read-ahead pool, for work nobody waits for (prefetching).
+
+    Its result and any error are dropped: the work must be safe to lose.
+    """
+    _hint_executor().submit(func, *args)
 
 
 def workers_for(n_items: int, chunk_nbytes: int) -> int:

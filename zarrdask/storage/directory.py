@@ -23,7 +23,7 @@ from typing import Any
 from zarrdask.errors import FSPathExistNotDir, KeyValidationError
 from zarrdask.keys import normalize_storage_path, validate_key
 from zarrdask.storage._base import BaseStore, as_buffer
-from zarrdask.storage._filereader import FileReader
+from zarrdask.storage._filereader import FileReader, prefetch_paths
 
 __all__ = ["DirectoryStore", "NestedDirectoryStore", "TempStore", "is_temp_name"]
 
@@ -345,6 +345,20 @@ class DirectoryStore(BaseStore):
         if type(self).__getitem__ is not DirectoryStore.__getitem__:
             return None
         return FileReader(lambda key: self._file_path(self._normalize_key(key)), size_hint)
+
+    def prefetch(self, keys: Sequence[str]) -> None:
+        """Ask the kernel to start reading the files of ``keys`` (they may be missing).
+
+        Speculative and silent: invalid or missing keys are skipped. Groups call
+        it, on a background thread, for their members' metadata.
+        """
+        paths = []
+        for key in keys:
+            try:
+                paths.append(self._file_path(self._normalize_key(key)))
+            except (KeyValidationError, TypeError, ValueError):
+                continue
+        prefetch_paths(paths)
 
     def getitems(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Read several keys; missing keys are left out."""
