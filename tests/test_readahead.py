@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -209,3 +210,27 @@ def test_hints_stop_at_the_process_budget(tmp_path, monkeypatch) -> None:
     reader.hint("3")
     reader.close()
     assert _filereader._held.acquire(blocking=False) and _filereader._held.acquire(blocking=False)
+
+
+@pytest.mark.parametrize("chunk_nbytes", [1 << 30, 1])  # one task per item; one batch per thread
+def test_run_items_returns_only_when_nothing_runs_any_more(chunk_nbytes) -> None:
+    from zarrdask.parallel import run_items
+
+    started: list[int] = []
+    finished: list[int] = []
+
+    def func(i: int) -> None:
+        started.append(i)
+        if i == 1:
+            raise OSError(28, "No space left on device")
+        time.sleep(0.02)
+        finished.append(i)
+
+    with config.set(codec_threads=2):
+        with pytest.raises(OSError, match="No space"):
+            run_items(func, list(range(40)), chunk_nbytes)
+        n_started = len(started)
+        time.sleep(0.1)
+    assert sorted(finished) == sorted(i for i in started if i != 1)  # nobody still running
+    assert len(started) == n_started  # nothing started after the error was raised
+    assert n_started < 40  # the rest was cancelled

@@ -96,6 +96,10 @@ def run_items(func: Callable[[Any], None], items: Sequence[Any], chunk_nbytes: i
     contiguous batch per thread, so the pool costs a few hand-offs per call
     rather than one per chunk, while file writes and codec calls (which
     release the GIL) still overlap.
+
+    The first error cancels the items not yet started, and is raised only once
+    every item already running has finished: when this returns or raises,
+    nothing is still reading or writing on the caller's behalf.
     """
     n_threads = int(config.codec_threads)
     if len(items) < 2 or n_threads < 2 or _in_pool_thread():
@@ -104,18 +108,38 @@ def run_items(func: Callable[[Any], None], items: Sequence[Any], chunk_nbytes: i
         return
     pool = _executor()
     if chunk_nbytes >= config.min_parallel_chunk_bytes:
-        for _ in pool.map(func, items):
-            pass
+        _wait_all([pool.submit(func, item) for item in items])
         return
     n = min(n_threads, len(items))
     bounds = [len(items) * k // n for k in range(n + 1)]
+    failed = threading.Event()
 
     def run_batch(k: int) -> None:
-        for item in items[bounds[k]:bounds[k + 1]]:
-            func(item)
+        try:
+            for item in items[bounds[k]:bounds[k + 1]]:
+                if failed.is_set():
+                    return
+                func(item)
+        except BaseException:
+            failed.set()
+            raise
 
-    for _ in pool.map(run_batch, range(n)):
-        pass
+    _wait_all([pool.submit(run_batch, k) for k in range(n)])
+
+
+def _wait_all(futures: list[Future[None]]) -> None:
+    """Wait for every future; on the first error cancel those not started, then raise it."""
+    error: BaseException | None = None
+    for future in futures:
+        if future.cancelled():
+            continue
+        exc = future.exception()
+        if exc is not None and error is None:
+            error = exc
+            for other in futures:
+                other.cancel()
+    if error is not None:
+        raise error
 
 
 class ChunkFileReader(Protocol):

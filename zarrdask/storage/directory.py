@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -195,20 +196,29 @@ class DirectoryStore(BaseStore):
             path = path.lower()
         return path, (self._file_path(path) if path else self.path)
 
-    def _check_no_escape(self, rel_dir: str) -> None:
-        """Refuse a folder path (relative, ``/``-separated) that leaves the root via a symlink."""
+    def _check_no_escape(self, rel_dir: str) -> bool:
+        """Refuse a folder path (relative, ``/``-separated) that leaves the root via a symlink.
+
+        Returns whether every folder of the path exists (a missing one cannot be a
+        symlink, and neither can anything below it).
+        """
         if not rel_dir:
-            return
+            return True
         current = self.path
         for part in rel_dir.split("/"):
             current = os.path.join(current, part)
-            if os.path.islink(current):
+            try:
+                mode = os.lstat(current).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+            if stat.S_ISLNK(mode):
                 real_root = os.path.realpath(self.path)
                 if not _within(os.path.realpath(current), real_root):
                     raise KeyValidationError(
                         f"store path {rel_dir!r} leads outside the store root "
                         f"{self.path!r} through the symlink {current!r}"
                     )
+        return True
 
     # -- mapping -----------------------------------------------------------------------
 
@@ -223,15 +233,21 @@ class DirectoryStore(BaseStore):
     def __setitem__(self, key: str, value: bytes) -> None:
         key = self._normalize_key(key)
         self._check_writable(key)
-        self._check_no_escape(key.rpartition("/")[0])
+        folder_exists = self._check_no_escape(key.rpartition("/")[0])
         data = as_buffer(value)
-        self._write_file(key, data)
+        self._write_file(key, data, folder_exists)
 
-    def _write_file(self, key: str, data: Any) -> None:
-        """Write ``data`` to the file of ``key`` atomically (temp file + os.replace)."""
+    def _write_file(self, key: str, data: Any, folder_exists: bool = True) -> None:
+        """Write ``data`` to the file of ``key`` atomically (temp file + os.replace).
+
+        ``folder_exists=False`` makes the key's folder first (else it is made when
+        the temp file cannot be created for want of it).
+        """
         target = self._file_path(key)
         folder, name = os.path.split(target)
         temp = os.path.join(folder, f".{name[:_MAX_TEMP_STEM]}.{_temp_names.suffix()}.partial")
+        if not folder_exists:
+            self._makedirs(folder)
         try:
             fd = os.open(temp, _CREATE_FLAGS, 0o666)
         except FileNotFoundError:
@@ -270,7 +286,13 @@ class DirectoryStore(BaseStore):
     def _makedirs(self, folder: str) -> None:
         """Create ``folder`` and its missing parents (fsyncing their parents if durable)."""
         if not self.durable:
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.mkdir(folder)  # usually only the leaf is missing: one call
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+            except FileExistsError:
+                if not os.path.isdir(folder):
+                    raise
             return
         missing: list[str] = []
         current = folder
