@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     "node": 4, "meta": 2, "jsonfmt": 2,
     "indexing": 2, "indexing_points": 2, "selection": 2, "codecs": 2, "sync": 2,
     "storage": 3,
-    "chunkio": 4, "attrs": 4,
+    "chunkio": 4, "attrs": 4, "readahead": 4,
     "core": 5,
     "creation": 6, "convenience": 6, "hierarchy": 6, "consolidated": 6, "copying": 6, "tree": 6,
     "consolidated_format": 6, "group_io": 6, "group_members": 6,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import zarrdask
-from zarrdask import hierarchy
+from zarrdask import readahead
 
 
 class RecordingStore(zarrdask.DirectoryStore):
@@ -39,7 +39,7 @@ def _hierarchy(path: str) -> None:
 
 def test_slow_lookup_prefetches_siblings_once_per_folder(tmp_path, monkeypatch) -> None:
     _hierarchy(str(tmp_path / "h"))
-    monkeypatch.setattr(hierarchy, "PREFETCH_AFTER", -1.0)  # every lookup counts as slow
+    monkeypatch.setattr(readahead, "PREFETCH_AFTER", -1.0)  # every lookup counts as slow
     store = RecordingStore(str(tmp_path / "h"))
     top = zarrdask.open_group(store, mode="r")
     assert np.array_equal(top["g0/a1"][...], np.arange(4) + 1)
@@ -62,7 +62,7 @@ def test_slow_lookup_prefetches_siblings_once_per_folder(tmp_path, monkeypatch) 
 
 def test_fast_lookups_prefetch_nothing(tmp_path, monkeypatch) -> None:
     _hierarchy(str(tmp_path / "h"))
-    monkeypatch.setattr(hierarchy, "PREFETCH_AFTER", 1e9)
+    monkeypatch.setattr(readahead, "PREFETCH_AFTER", 1e9)
     store = RecordingStore(str(tmp_path / "h"))
     top = zarrdask.open_group(store, mode="r")
     for a in range(4):
@@ -72,7 +72,7 @@ def test_fast_lookups_prefetch_nothing(tmp_path, monkeypatch) -> None:
 
 
 def test_stores_without_prefetch_are_left_alone(monkeypatch) -> None:
-    monkeypatch.setattr(hierarchy, "PREFETCH_AFTER", -1.0)
+    monkeypatch.setattr(readahead, "PREFETCH_AFTER", -1.0)
     root = zarrdask.group(zarrdask.MemoryStore())
     root.zeros("x/y", shape=3)
     assert root["x/y"].shape == (3,)
@@ -87,3 +87,18 @@ def test_prefetch_skips_bad_and_missing_keys_and_holds_no_files(tmp_path) -> Non
     store.prefetch(["a/.zarray", "missing/.zarray", "../outside", "a", ""])
     assert len(os.listdir("/proc/self/fd")) == before
     assert store["a/.zarray"] == b"{}"
+
+
+def test_slow_member_listing_prefetches_for_arrays(tmp_path, monkeypatch) -> None:
+    _hierarchy(str(tmp_path / "h"))
+    monkeypatch.setattr(readahead, "PREFETCH_AFTER", -1.0)
+    store = RecordingStore(str(tmp_path / "h"))
+    g0 = zarrdask.open_group(store, mode="r")["g0"]
+    arrays = dict(g0.arrays())
+    assert sorted(arrays) == [f"a{a}" for a in range(4)]
+    assert all(np.array_equal(arrays[f"a{a}"][...], np.arange(4) + a) for a in range(4))
+    deadline = time.monotonic() + 10
+    while not any("g0/a3/.zarray" in c for c in store.calls) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    folders = [c[0].rpartition("/")[0].rpartition("/")[0] for c in store.calls]  # -> "g0"
+    assert folders.count("g0") == 1  # the arrays' folder, read ahead once

@@ -7,7 +7,6 @@ segments, no reserved metadata names) before anything is written.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
@@ -29,7 +28,6 @@ from zarrdask.group_io import LazyLoader, save_group
 from zarrdask.group_members import MemberMethods
 from zarrdask.info import InfoReporter
 from zarrdask.keys import (
-    ARRAY_META_KEY,
     ATTRS_KEY,
     GROUP_META_KEY,
     RESERVED_NAMES,
@@ -39,7 +37,7 @@ from zarrdask.keys import (
 )
 from zarrdask.meta import GroupMeta, parse_group_meta
 from zarrdask.node import Node, normalize_node_path
-from zarrdask.parallel import run_in_background
+from zarrdask.readahead import MetadataReadAhead
 from zarrdask.storage import normalize_store_arg
 from zarrdask.storage._base import (
     contains_array,
@@ -51,12 +49,6 @@ from zarrdask.storage._base import (
 from zarrdask.tree import TreeViewer
 
 __all__ = ["Group", "LazyLoader", "group", "open_group", "save_group", "tree"]
-
-#: Members of one folder whose metadata a group asks a local store to read ahead.
-PREFETCH_MEMBERS = 256
-#: A member lookup slower than this (seconds) means the disk is cold: read the rest ahead.
-#: Measured here: 30-85 us from the page cache, 250-450 us from a cold disk.
-PREFETCH_AFTER = 150e-6
 
 _MODES = ("r", "r+", "a", "w", "w-", "x")
 
@@ -145,7 +137,7 @@ class Group(Node, MemberMethods, MutableMapping[str, Any]):
         # whether every ancestor of this group is known to be a group (then members
         # are created without looking the ancestors up again)
         self._ancestors_checked = False
-        self._prefetched: set[str] = set()  # folders whose members' metadata was read ahead
+        self._read_ahead = MetadataReadAhead(store)
         key = self._prefix + GROUP_META_KEY
         # consolidated metadata hands out the decoded document (no JSON round trip)
         get_document = getattr(store, "get_document", None)
@@ -231,36 +223,18 @@ class Group(Node, MemberMethods, MutableMapping[str, Any]):
             child._ancestors_checked = True  # a direct child: its ancestors are ours and us
         return child
 
-    def _prefetch_siblings(self, folder: str) -> None:
-        """Have a local store read ahead the metadata of the members of ``folder``.
-
-        Opening one member usually means opening its siblings next (xarray opens every
-        variable of a group); on a cold disk the reads then overlap instead of waiting
-        one by one. It runs in the background, for at most :data:`PREFETCH_MEMBERS`
-        members, once per folder.
-        """
-        self._prefetched.add(folder)
-        names = [n for n in listdir(self._store, folder) if n not in RESERVED_NAMES]
-        if len(names) < 2:
-            return
-        keys = [join_path(folder, name, meta) for name in names[:PREFETCH_MEMBERS]
-                for meta in (ARRAY_META_KEY, GROUP_META_KEY, ATTRS_KEY)]
-        run_in_background(self._store.prefetch, keys)  # type: ignore[attr-defined]
-
     def _node(self, path: str) -> Array | Group | None:
         """The array or group at ``path``, or None; an array costs one metadata read.
 
-        On stores that can ``prefetch`` (local folders), a lookup that had to wait for
-        the disk starts reading its siblings' metadata ahead.
+        On local folders, a lookup that had to wait for the disk starts reading its
+        siblings' metadata ahead (:mod:`zarrdask.readahead`).
         """
         folder = path.rpartition("/")[0]
-        watch = folder not in self._prefetched and hasattr(self._store, "prefetch")
-        start = time.perf_counter() if watch else 0.0
+        start = self._read_ahead.start(folder)
         try:
             return self._load_node(path)
         finally:
-            if watch and time.perf_counter() - start > PREFETCH_AFTER:
-                self._prefetch_siblings(folder)
+            self._read_ahead.finish(folder, start)
 
     def _load_node(self, path: str) -> Array | Group | None:
         try:
@@ -351,7 +325,10 @@ class Group(Node, MemberMethods, MutableMapping[str, Any]):
 
     def _array_iter(self, recurse: bool) -> Iterator[tuple[str, str]]:
         for name, path in self._names():
-            if contains_array(self._store, path):
+            start = self._read_ahead.start(self._path)
+            is_array = contains_array(self._store, path)
+            self._read_ahead.finish(self._path, start)
+            if is_array:
                 yield name, path
             elif recurse and contains_group(self._store, path):
                 yield from self._group(path)._array_iter(recurse)

@@ -34,6 +34,7 @@ from xarray.core import indexing
 
 from zarrdask.core import Array
 from zarrdask.keys import CONSOLIDATED_KEY, join_path, normalize_storage_path, prefix_of
+from zarrdask.readahead import MetadataReadAhead
 from zarrdask.storage import normalize_store_arg
 from zarrdask.storage._base import BaseStore, contains_array, contains_group, listdir
 
@@ -259,8 +260,14 @@ class ZarrdaskDataStore(AbstractDataStore):
         """The group's arrays by name, opened once (sorted by name)."""
         if self._arrays is None:
             chunk_store = None if self._meta_store is self._store else self._store
-            names = sorted(n for n in listdir(self._meta_store, self._path)
-                           if contains_array(self._meta_store, join_path(self._path, n)))
+            listed = listdir(self._meta_store, self._path)
+            ahead = MetadataReadAhead(self._meta_store)  # overlaps cold metadata reads
+            names = []
+            for n in sorted(listed):
+                start = ahead.start(self._path)
+                if contains_array(self._meta_store, join_path(self._path, n)):
+                    names.append(n)
+                ahead.finish(self._path, start, listed)
             self._arrays = {
                 n: Array(self._meta_store, path=join_path(self._path, n), read_only=True,
                          chunk_store=chunk_store, synchronizer=self._synchronizer)
