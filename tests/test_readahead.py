@@ -21,6 +21,12 @@ from zarrdask.parallel import run_streamed
 from zarrdask.storage._filereader import FileReader
 
 
+def _filereader_nowait() -> bool:
+    from zarrdask.storage import _filereader
+
+    return bool(_filereader._NOWAIT) and _filereader.CAN_HINT
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -131,6 +137,12 @@ def test_run_streamed_stops_other_workers_on_error() -> None:
         def read(self, key: str) -> bytes:
             return key.encode()
 
+        def wants_hints(self) -> bool:
+            return True
+
+        def probe(self, key: str) -> None:
+            pass
+
         def close(self) -> None:
             self.closed = True
 
@@ -234,3 +246,62 @@ def test_run_items_returns_only_when_nothing_runs_any_more(chunk_nbytes) -> None
     assert sorted(finished) == sorted(i for i in started if i != 1)  # nobody still running
     assert len(started) == n_started  # nothing started after the error was raised
     assert n_started < 40  # the rest was cancelled
+
+
+def test_short_reads_are_continued(tmp_path, monkeypatch) -> None:
+    from zarrdask.storage import _filereader
+
+    payload = os.urandom(100_000)
+    (tmp_path / "k").write_bytes(payload)
+    real_readv = os.readv
+
+    def short_readv(fd: int, buffers: list) -> int:  # as a FUSE file system may answer
+        view = memoryview(buffers[0])
+        return real_readv(fd, [view[:7000]])
+
+    monkeypatch.setattr(_filereader.os, "readv", short_readv)
+    reader = FileReader(lambda key: str(tmp_path / key), size_hint=50_000)
+    assert bytes(reader.read("k")) == payload
+    reader.close()
+
+
+@pytest.mark.skipif(not _filereader_nowait(), reason="needs RWF_NOWAIT reads (Linux)")
+def test_warm_reads_do_not_hint_and_cold_ones_do(tmp_path) -> None:
+    from zarrdask.storage._filereader import FileReader as Reader
+
+    (tmp_path / "k").write_bytes(b"x" * 10_000)
+    with open(tmp_path / "k", "rb") as f:
+        f.read()  # in the page cache now
+    reader = Reader(lambda key: str(tmp_path / key), size_hint=100)
+    assert bytes(reader.read("k")) == b"x" * 10_000
+    assert not reader.wants_hints()
+    fd = os.open(tmp_path / "k", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # drop it from the cache
+    finally:
+        os.close(fd)
+    assert bytes(reader.read("k")) == b"x" * 10_000
+    assert reader.wants_hints()
+    reader.close()
+
+
+@pytest.mark.skipif(not _filereader_nowait(), reason="needs RWF_NOWAIT reads (Linux)")
+def test_probe_tells_a_cold_file_before_reading(tmp_path) -> None:
+    from zarrdask.storage._filereader import FileReader as Reader
+
+    (tmp_path / "k").write_bytes(b"y" * 10_000)
+    reader = Reader(lambda key: str(tmp_path / key), size_hint=100)
+    reader.probe("k")  # just written: cached
+    reader.probe("missing")
+    assert not reader.wants_hints()
+    fd = os.open(tmp_path / "k", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    reader.probe("k")
+    assert reader.wants_hints()
+    assert bytes(reader.read("k")) == b"y" * 10_000
+    reader.close()

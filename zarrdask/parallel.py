@@ -151,6 +151,12 @@ class ChunkFileReader(Protocol):
     def read(self, key: str) -> Any:
         """The bytes of ``key`` (KeyError if missing)."""
 
+    def wants_hints(self) -> bool:
+        """Whether hinting pays (reads wait for the disk); checked after every read."""
+
+    def probe(self, key: str) -> None:
+        """Find out cheaply, before reading, whether ``key`` is cached."""
+
     def close(self) -> None:
         """Release whatever :meth:`hint` holds."""
 
@@ -178,7 +184,8 @@ def run_streamed(reader: ChunkFileReader, keys: Sequence[str],
     """Call ``handle(i, data)`` for every key, with the files fetched ahead.
 
     ``data`` is the encoded chunk of ``keys[i]`` (valid only during the call),
-    or None when the key is missing. A read-ahead thread asks the reader to fetch
+    or None when the key is missing. Once a read had to wait for the disk
+    (``reader.wants_hints()``), a read-ahead thread asks the reader to fetch
     up to a window of keys ahead (``config.read_ahead_bytes`` and
     ``read_ahead_files``), so the disk works on many files at once, while the
     calling thread, and for large chunks codec pool threads, take the next key
@@ -190,6 +197,18 @@ def run_streamed(reader: ChunkFileReader, keys: Sequence[str],
     taken = itertools.count()  # next() on a count is atomic under the GIL
     progress = [0]
     failed = threading.Event()
+    done = threading.Event()
+    hinter: list[Future[None]] = []  # started once reads wait for the disk
+    hinter_lock = threading.Lock()
+    may_hint = n > 1 and not _in_pool_thread()
+    window = max(4, min(int(config.read_ahead_files),
+                        int(config.read_ahead_bytes) // max(chunk_nbytes, 1)))
+
+    def start_hinter() -> None:
+        with hinter_lock:
+            if not hinter and not done.is_set():
+                hinter.append(_hint_executor().submit(_hint_ahead, reader, keys, progress,
+                                                      window, done))
 
     def work(_: int = 0) -> None:
         try:
@@ -202,29 +221,30 @@ def run_streamed(reader: ChunkFileReader, keys: Sequence[str],
                     data = reader.read(keys[i])
                 except KeyError:
                     data = None
+                if may_hint and not hinter and reader.wants_hints():
+                    start_hinter()
                 handle(i, data)
         except BaseException:
             failed.set()
             raise
 
     futures: list[Future[None]] = []
-    done = threading.Event()
     try:
-        if n > 1 and not _in_pool_thread():
-            window = max(4, min(int(config.read_ahead_files),
-                                int(config.read_ahead_bytes) // max(chunk_nbytes, 1)))
-            futures.append(_hint_executor().submit(_hint_ahead, reader, keys, progress,
-                                                   window, done))
-            futures += [_executor().submit(work, k) for k in range(workers - 1)]
+        if may_hint:
+            reader.probe(keys[0])
+            if reader.wants_hints():
+                start_hinter()
+            futures = [_executor().submit(work, k) for k in range(workers - 1)]
         try:
             work()
         finally:
-            done.set()
-            for f in futures[1:]:
+            with hinter_lock:
+                done.set()
+            for f in futures:
                 f.exception()  # wait for the other workers
-            if futures and not futures[0].cancel():
-                futures[0].exception()  # wait for the hinter before closing the reader
-        for f in futures:
+            if hinter and not hinter[0].cancel():
+                hinter[0].exception()  # wait for the hinter before closing the reader
+        for f in futures + hinter:
             if not f.cancelled() and f.exception() is not None:
                 raise f.exception()  # type: ignore[misc]
     finally:

@@ -19,6 +19,8 @@ __all__ = ["CAN_HINT", "FileReader", "prefetch_paths"]
 
 #: Whether this platform can ask the kernel to read a file ahead.
 CAN_HINT = hasattr(os, "posix_fadvise")
+#: A read that fails instead of waiting for the disk (Linux): tells a warm cache from a cold one.
+_NOWAIT = getattr(os, "RWF_NOWAIT", 0) if hasattr(os, "preadv") else 0
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _local = threading.local()
@@ -50,23 +52,38 @@ def _buffer(nbytes: int) -> bytearray:
     return buf
 
 
-def _read_fd(fd: int, key: str, size_hint: int) -> memoryview:
-    """Read a whole file: one ``readv`` when it fits the buffer, as chunk files do."""
+def _read_fd(fd: int, key: str, size_hint: int, cold: threading.Event | None = None) -> memoryview:
+    """Read a whole file into this thread's buffer, until end of file.
+
+    Reads continue until the system says end of file (a read of 0 bytes), since
+    network and FUSE file systems may return short reads before it; the buffer
+    grows when the file is larger than ``size_hint``. With ``cold``, the first read
+    only takes what the page cache holds (``RWF_NOWAIT``); when the file is not all
+    there, ``cold`` is set and the read carries on waiting for the disk.
+    """
     try:
         buf = _buffer(size_hint)
-        n = os.readv(fd, [buf])
-        if n < len(buf):
-            return memoryview(buf)[:n]
-        size = os.fstat(fd).st_size  # larger than expected: read the rest
-        first = bytes(buf)
-        buf = _buffer(max(size, n) + 4096)
+        n = 0
+        if cold is not None:
+            try:
+                n = os.preadv(fd, [buf], 0, _NOWAIT)
+            except OSError:  # BlockingIOError: not cached; others: cannot tell
+                cold.set()
+            if n:
+                os.lseek(fd, n, os.SEEK_SET)  # preadv leaves the offset where it was
         view = memoryview(buf)
-        view[:n] = first
-        while got := os.readv(fd, [view[n:]]):
+        while True:
+            if n == len(buf):  # larger than expected: grow, keeping what was read
+                first = bytes(view[:n])
+                buf = _buffer(max(os.fstat(fd).st_size, n) + 65536)
+                view = memoryview(buf)
+                view[:n] = first
+            got = os.readv(fd, [view[n:]] if n else [buf])
+            if got == 0:
+                return view[:n]
+            if cold is not None and n:  # the cache held only part of the file
+                cold.set()
             n += got
-            if n == len(buf):
-                raise OSError(f"file of store key {key!r} keeps growing while being read")
-        return view[:n]
     except (IsADirectoryError, NotADirectoryError):
         raise KeyError(key) from None
 
@@ -93,14 +110,44 @@ class FileReader:
     The view :meth:`read` returns is valid only until the same thread reads
     the next file: callers decode it (copying the data out) before that.
     Hinted files stay open until read or until :meth:`close`.
+
+    Where the system can say whether a read would wait for the disk (Linux),
+    reads first take only what the page cache holds; :meth:`wants_hints` turns
+    true once a file was not all there, so callers start hinting only on a cold
+    cache (hints cost a quarter of the time of a warm read of small chunks).
     """
 
-    __slots__ = ("_open", "_path_of", "_size")
+    __slots__ = ("_cold", "_open", "_path_of", "_size")
 
     def __init__(self, path_of: Callable[[str], str], size_hint: int = 1 << 20) -> None:
         self._path_of = path_of
         self._size = max(int(size_hint), 0) + 65536  # room for codec headers
         self._open: dict[str, int] = {}
+        self._cold = threading.Event()
+        if not _NOWAIT:
+            self._cold.set()  # cannot tell: hint from the start
+
+    def wants_hints(self) -> bool:
+        """Whether hints pay: a read had to wait for the disk (or that cannot be told)."""
+        return CAN_HINT and self._cold.is_set()
+
+    def probe(self, key: str) -> None:
+        """Find out from ``key``'s first byte whether the page cache holds it (no waiting).
+
+        A missing key, or one in the cache, leaves :meth:`wants_hints` as it was.
+        """
+        if self._cold.is_set():
+            return
+        try:
+            fd = os.open(self._path_of(key), _OPEN_FLAGS)
+        except (OSError, KeyError, ValueError):
+            return
+        try:
+            os.preadv(fd, [bytearray(1)], 0, _NOWAIT)
+        except OSError:
+            self._cold.set()
+        finally:
+            os.close(fd)
 
     def hint(self, key: str) -> None:
         """Ask the kernel to start reading the file of ``key`` (no-op if it is missing)."""
@@ -138,8 +185,9 @@ class FileReader:
             fd = os.open(self._path_of(key), _OPEN_FLAGS)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyError(key) from None
+        probe = None if self._cold.is_set() else self._cold
         try:
-            return _read_fd(fd, key, self._size)
+            return _read_fd(fd, key, self._size, probe)
         finally:
             os.close(fd)
 
