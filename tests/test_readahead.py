@@ -305,3 +305,26 @@ def test_probe_tells_a_cold_file_before_reading(tmp_path) -> None:
     assert reader.wants_hints()
     assert bytes(reader.read("k")) == b"y" * 10_000
     reader.close()
+
+
+def _child_temp_token(queue) -> None:  # noqa: ANN001 - multiprocessing queue
+    from zarrdask.storage import directory
+
+    queue.put(directory._temp_names.suffix()[:24])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_draws_new_temp_names() -> None:
+    import multiprocessing
+
+    from zarrdask.storage import directory
+
+    parent = directory._temp_names.suffix()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_temp_token, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) != parent[:24]  # parent and child never share a temp name
+    assert directory._temp_names.suffix() != parent  # the counter moves on

@@ -18,6 +18,7 @@ import numpy as np
 from zarrdask.errors import ReadOnlyError
 from zarrdask.keys import ATTRS_KEY, validate_key
 from zarrdask.meta import copy_json, json_dumps, parse_attrs
+from zarrdask.storage._base import read_document
 
 __all__ = ["Attributes", "normalize_attrs"]
 
@@ -174,10 +175,8 @@ class Attributes(MutableMapping[str, Any]):
 
     def _read_nosync(self) -> dict[str, Any]:
         """Read and parse the stored document; ``{}`` if the key is missing."""
-        # consolidated metadata hands out the decoded document (no JSON round trip)
-        get_document = getattr(self.store, "get_document", None)
         try:
-            data = self.store[self.key] if get_document is None else get_document(self.key)
+            data = read_document(self.store, self.key)
         except KeyError:
             return {}
         return parse_attrs(data, self.key)

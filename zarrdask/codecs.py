@@ -129,12 +129,11 @@ class CodecPipeline:
            [2, 3]], dtype=int32)
     """
 
-    __slots__ = ("_blosc_only", "_can_decode_into", "compressor", "filters")
+    __slots__ = ("_blosc_only", "compressor", "filters")
 
     def __init__(self, filters: Sequence[Codec], compressor: Codec | None) -> None:
         self.filters = tuple(filters)
         self.compressor = compressor
-        self._can_decode_into = not self.filters
         # numcodecs' own Blosc and nothing else: decode straight into the caller's buffer
         self._blosc_only = not self.filters and type(compressor) is _blosc.Blosc
 

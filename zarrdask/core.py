@@ -30,9 +30,9 @@ from zarrdask.indexing import (
     check_fields,
 )
 from zarrdask.info import InfoReporter, human_readable_size
-from zarrdask.keys import ARRAY_META_KEY, ATTRS_KEY, prefix_of
+from zarrdask.keys import ARRAY_META_KEY, ATTRS_KEY
 from zarrdask.meta import ArrayMeta, encode_array_meta, parse_array_meta
-from zarrdask.node import Node, normalize_node_path
+from zarrdask.node import Node
 from zarrdask.selection import dispatch_selection, pop_fields
 from zarrdask.storage._base import contains_group, delitems, getsize, listdir, store_type_name
 
@@ -89,12 +89,7 @@ class Array(Node):
         *,
         _meta: ArrayMeta | None = None,
     ) -> None:
-        self._store = store
-        self._chunk_store = chunk_store
-        self._path = normalize_node_path(path)
-        self._prefix = prefix_of(self._path)
-        self._read_only = bool(read_only)
-        self._synchronizer = synchronizer
+        self._set_location(store, path, chunk_store, read_only, synchronizer)
         self._cache_metadata = cache_metadata
         self._write_empty_chunks = write_empty_chunks
         self._meta: ArrayMeta

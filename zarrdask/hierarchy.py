@@ -33,7 +33,6 @@ from zarrdask.keys import (
     RESERVED_NAMES,
     join_path,
     normalize_storage_path,
-    prefix_of,
 )
 from zarrdask.meta import GroupMeta, parse_group_meta
 from zarrdask.node import Node, normalize_node_path
@@ -43,6 +42,7 @@ from zarrdask.storage._base import (
     contains_array,
     contains_group,
     listdir,
+    read_document,
     rmdir,
     store_type_name,
 )
@@ -128,21 +128,14 @@ class Group(Node, MemberMethods, MutableMapping[str, Any]):
         meta_array: Any = None,
     ) -> None:
         _check_zarr_version(zarr_version)
-        self._store = store
-        self._chunk_store = chunk_store
-        self._path = normalize_node_path(path)
-        self._prefix = prefix_of(self._path)
-        self._read_only = bool(read_only)
-        self._synchronizer = synchronizer
+        self._set_location(store, path, chunk_store, read_only, synchronizer)
         # whether every ancestor of this group is known to be a group (then members
         # are created without looking the ancestors up again)
         self._ancestors_checked = False
         self._read_ahead = MetadataReadAhead(store)
         key = self._prefix + GROUP_META_KEY
-        # consolidated metadata hands out the decoded document (no JSON round trip)
-        get_document = getattr(store, "get_document", None)
         try:
-            data = store[key] if get_document is None else get_document(key)
+            data = read_document(store, key)
         except KeyError:
             if contains_array(store, self._path):
                 raise ContainsArrayError(self._path, "open it as an array instead") from None

@@ -7,7 +7,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from zarrdask.attrs import Attributes
-from zarrdask.keys import normalize_storage_path
+from zarrdask.keys import normalize_storage_path, prefix_of
 
 __all__ = ["Node", "normalize_node_path"]
 
@@ -35,13 +35,27 @@ def normalize_node_path(path: Any) -> str:
 class Node:
     """Base of :class:`~zarrdask.core.Array` and :class:`~zarrdask.hierarchy.Group`.
 
-    Subclasses set ``_store``, ``_path``, ``_synchronizer`` and ``_attrs``.
+    Subclasses call :meth:`_set_location` and set ``_attrs``.
     """
 
     _store: MutableMapping[str, Any]
+    _chunk_store: MutableMapping[str, Any] | None
     _path: str
+    _prefix: str
+    _read_only: bool
     _synchronizer: Any
     _attrs: Attributes
+
+    def _set_location(self, store: MutableMapping[str, Any], path: Any,
+                      chunk_store: MutableMapping[str, Any] | None, read_only: bool,
+                      synchronizer: Any) -> None:
+        """Set where the node lives and how it may be used (both subclasses' constructors)."""
+        self._store = store
+        self._chunk_store = chunk_store
+        self._path = normalize_node_path(path)
+        self._prefix = prefix_of(self._path)
+        self._read_only = bool(read_only)
+        self._synchronizer = synchronizer
 
     @property
     def store(self) -> MutableMapping[str, Any]:

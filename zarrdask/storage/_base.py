@@ -588,6 +588,26 @@ def has_batch_io(store: Any) -> bool:
         store, "_prefer_per_key_io", False)
 
 
+def read_document(store: Mapping[str, Any], key: str) -> Any:
+    """A metadata document: decoded when the store hands those out, else its bytes.
+
+    Consolidated metadata keeps every document decoded (``get_document``), so
+    nodes opened through it skip a JSON round trip; the parsers take either form.
+
+    Raises
+    ------
+    KeyError
+        If there is no document at ``key``.
+
+    Examples
+    --------
+    >>> read_document({".zgroup": b'{"zarr_format": 2}'}, ".zgroup")
+    b'{"zarr_format": 2}'
+    """
+    get_document = getattr(store, "get_document", None)
+    return store[key] if get_document is None else get_document(key)
+
+
 def metadata_verbatim(store: Any) -> bool:
     """Whether ``store`` returns metadata documents exactly as they were written.
 
