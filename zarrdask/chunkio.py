@@ -347,8 +347,15 @@ def write_chunks(
             return None
         return io.pipeline.encode(chunk, spec.order)
 
+    writer = _chunk_writer(io.chunk_store)
+
     def store_one(key: str, cdata: Any) -> None:
-        if cdata is None:
+        if writer is not None:
+            if cdata is None:
+                writer.delete(key)
+            else:
+                writer.write(key, cdata)
+        elif cdata is None:
             try:
                 del io.chunk_store[key]
             except KeyError:
@@ -414,6 +421,12 @@ def _chunk_reader(store: Any, chunk_nbytes: int) -> Any:
     """The store's read-ahead chunk reader (local folder stores), or None."""
     make = getattr(store, "chunk_reader", None)
     return make(chunk_nbytes) if make is not None else None
+
+
+def _chunk_writer(store: Any) -> Any:
+    """The store's chunk-file writer (local folder stores), or None."""
+    make = getattr(store, "chunk_writer", None)
+    return make() if make is not None else None
 
 
 def _get_or_none(store: MutableMapping[str, Any], key: str) -> Any:

@@ -18,7 +18,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from zarrdask.errors import FSPathExistNotDir, KeyValidationError
@@ -26,7 +26,7 @@ from zarrdask.keys import normalize_storage_path, validate_key
 from zarrdask.storage._base import BaseStore, as_buffer
 from zarrdask.storage._filereader import FileReader, prefetch_paths
 
-__all__ = ["DirectoryStore", "NestedDirectoryStore", "TempStore", "is_temp_name"]
+__all__ = ["ChunkFileWriter", "DirectoryStore", "NestedDirectoryStore", "TempStore", "is_temp_name"]
 
 # Our temp files (".<name>.<hex>.partial") and zarr-python's ("<name>.<hex>.partial").
 _TEMP_NAME = re.compile(r"\.[0-9a-f]{32}\.partial\Z")
@@ -80,6 +80,57 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_atomic(folder: str, name: str, data: Any, durable: bool,
+                  make_folder: Callable[[str], None], key: str) -> None:
+    """Write ``data`` to ``folder/name`` atomically: a temp file, then :func:`os.replace`.
+
+    The temp file is made in ``folder`` (so the rename stays on one file system);
+    ``make_folder`` makes ``folder`` when it is missing. With ``durable`` the file
+    and then the folder are fsynced. On any error the temp file is removed; ``key``
+    names the store key in errors.
+    """
+    target = folder + os.sep + name
+    temp = f"{folder}{os.sep}.{name[:_MAX_TEMP_STEM]}.{_temp_names.suffix()}.partial"
+    try:
+        fd = os.open(temp, _CREATE_FLAGS, 0o666)
+    except FileNotFoundError:
+        make_folder(folder)
+        fd = os.open(temp, _CREATE_FLAGS, 0o666)
+    try:
+        try:
+            if type(data) is not bytes:
+                data = memoryview(data).cast("B")
+            written = os.write(fd, data)
+            if written < len(data):  # short writes: large files, signals, some file systems
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(temp, target)
+        except IsADirectoryError:
+            # An empty leftover folder may be replaced; a non-empty one is data.
+            try:
+                os.rmdir(target)
+            except OSError:
+                raise IsADirectoryError(
+                    f"cannot write store key {key!r}: a non-empty folder is in the way "
+                    f"at {target!r}"
+                ) from None
+            os.replace(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    if durable:
+        _fsync_dir(folder)
 
 
 def _within(path: str, root: str) -> bool:
@@ -243,45 +294,10 @@ class DirectoryStore(BaseStore):
         ``folder_exists=False`` makes the key's folder first (else it is made when
         the temp file cannot be created for want of it).
         """
-        target = self._file_path(key)
-        folder, name = os.path.split(target)
-        temp = os.path.join(folder, f".{name[:_MAX_TEMP_STEM]}.{_temp_names.suffix()}.partial")
+        folder, name = os.path.split(self._file_path(key))
         if not folder_exists:
             self._makedirs(folder)
-        try:
-            fd = os.open(temp, _CREATE_FLAGS, 0o666)
-        except FileNotFoundError:
-            self._makedirs(folder)
-            fd = os.open(temp, _CREATE_FLAGS, 0o666)
-        try:
-            try:
-                view = memoryview(data).cast("B")
-                while view:
-                    view = view[os.write(fd, view):]
-                if self.durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.replace(temp, target)
-            except IsADirectoryError:
-                # An empty leftover folder may be replaced; a non-empty one is data.
-                try:
-                    os.rmdir(target)
-                except OSError:
-                    raise IsADirectoryError(
-                        f"cannot write store key {key!r}: a non-empty folder is in the way "
-                        f"at {target!r}"
-                    ) from None
-                os.replace(temp, target)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
-        if self.durable:
-            _fsync_dir(folder)
+        _write_atomic(folder, name, data, self.durable, self._makedirs, key)
 
     def _makedirs(self, folder: str) -> None:
         """Create ``folder`` and its missing parents (fsyncing their parents if durable)."""
@@ -367,6 +383,21 @@ class DirectoryStore(BaseStore):
         if type(self).__getitem__ is not DirectoryStore.__getitem__:
             return None
         return FileReader(lambda key: self._file_path(self._normalize_key(key)), size_hint)
+
+    def chunk_writer(self) -> ChunkFileWriter | None:
+        """A writer of chunk files for chunk I/O, or None (read-only store, or a subclass
+        that writes or deletes keys differently).
+
+        It writes and deletes exactly as ``self[key] = data`` and ``del self[key]``
+        do, but checks each folder once instead of every key once, for keys that
+        chunk I/O made from an array's (already validated) path.
+        """
+        cls = type(self)
+        if (self.read_only or cls.__setitem__ is not DirectoryStore.__setitem__
+                or cls.__delitem__ is not DirectoryStore.__delitem__
+                or cls._write_file is not DirectoryStore._write_file):
+            return None
+        return ChunkFileWriter(self)
 
     def prefetch(self, keys: Sequence[str]) -> None:
         """Ask the kernel to start reading the files of ``keys`` (they may be missing).
@@ -472,6 +503,47 @@ class DirectoryStore(BaseStore):
             except OSError:
                 break
             parent = os.path.dirname(parent)
+
+
+class ChunkFileWriter:
+    """Writes chunk files of one :class:`DirectoryStore` for one chunk-I/O call.
+
+    The per-key work of ``store[key] = data`` is validating the key and checking
+    that no folder on its path is a symlink leading out of the store. Chunk keys
+    are made by chunk I/O from an array path the store has already accepted, so
+    only the symlink check remains, and it is done once per folder. Files are
+    written atomically by the same code as ``store[key] = data``. Thread-safe.
+
+    Parameters
+    ----------
+    store : DirectoryStore
+        The store; its settings (``normalize_keys``, ``durable``) apply.
+    """
+
+    def __init__(self, store: DirectoryStore) -> None:
+        self._store = store
+        self._checked: set[str] = set()  # key folders found free of escaping symlinks
+
+    def write(self, key: str, data: Any) -> None:
+        """Write the chunk ``key`` (a chunk key of an array of this store)."""
+        store = self._store
+        if store.normalize_keys:
+            key = key.lower()
+        rel_dir, _, name = key.rpartition("/")
+        if rel_dir not in self._checked:
+            store._check_no_escape(rel_dir)
+            self._checked.add(rel_dir)
+        folder = store._file_path(rel_dir) if rel_dir else store.path
+        if type(data) is not bytes:
+            data = as_buffer(data)
+        _write_atomic(folder, name, data, store.durable, store._makedirs, key)
+
+    def delete(self, key: str) -> None:
+        """Delete the chunk ``key`` if it exists (a chunk that is all fill value)."""
+        try:
+            del self._store[key]
+        except KeyError:
+            pass
 
 
 class NestedDirectoryStore(DirectoryStore):
