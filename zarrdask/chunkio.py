@@ -25,7 +25,7 @@ from zarrdask import config
 from zarrdask.codecs import ChunkSpec, CodecPipeline, decode_error
 from zarrdask.indexing import ChunkProjection
 from zarrdask.keys import chunk_key
-from zarrdask.parallel import run_items, run_streamed
+from zarrdask.parallel import run_items, run_pipelined, run_streamed
 from zarrdask.storage._base import delitems, getitems, has_batch_io, setitems
 
 __all__ = ["ChunkIO", "read_chunks", "write_chunks"]
@@ -380,6 +380,16 @@ def write_chunks(
             store_one(key, modify(p, key, _get_or_none(io.chunk_store, key)))
 
     nbytes = spec.nbytes
+    if writer is not None and not locked:
+        # local files: encode on the pool, write every file from this thread
+        def encode_one(p: ChunkProjection) -> tuple[str, Any]:
+            key = io.key(p.chunk_coords)
+            if p.is_full and fields is None:
+                return key, encode_full(p)
+            return key, modify(p, key, _get_or_none(io.chunk_store, key))
+
+        run_pipelined(encode_one, projections, lambda item: store_one(*item), nbytes)
+        return
     if locked or not batch_io:
         run_items(write_one, projections, nbytes)
         return

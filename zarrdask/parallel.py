@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,8 @@ from typing import Any, Protocol
 
 from zarrdask import config
 
-__all__ = ["ChunkFileReader", "run_in_background", "run_items", "run_streamed", "workers_for"]
+__all__ = ["ChunkFileReader", "run_in_background", "run_items", "run_pipelined", "run_streamed",
+           "workers_for"]
 
 _THREAD_PREFIX = "zarrdask-codec"
 _HINT_THREADS = 4  # read-ahead hinters: they sleep or wait in system calls, never decode
@@ -138,6 +140,94 @@ def _wait_all(futures: list[Future[None]]) -> None:
             error = exc
             for other in futures:
                 other.cancel()
+    if error is not None:
+        raise error
+
+
+#: Results :func:`run_pipelined` lets wait for the consumer, in bytes of chunks (uncompressed).
+_PENDING_BYTES = 64 * 1024 * 1024
+_DONE = object()  # a producer's last message
+
+
+def run_pipelined(produce: Callable[[Any], Any], items: Sequence[Any],
+                  consume: Callable[[Any], None], chunk_nbytes: int) -> None:
+    """Call ``consume(produce(item))`` for every item: produce on the pool, consume here.
+
+    ``config.codec_threads`` pool threads take the next item as they finish one
+    and run ``produce`` (encoding: numcodecs releases the GIL); the calling
+    thread runs ``consume`` on each result as it arrives (writing files). For
+    writes of many chunk files to one folder this is much faster than every
+    thread encoding and writing: one thread doing all the file system calls
+    never waits on the folder's lock, and the GIL changes hands less (measured
+    on 1,600 chunk files of 80 KB: 0.12 s against 0.16 s). Results waiting for
+    ``consume`` are bounded (about 64 MiB of chunks), so producers wait when
+    the consumer lags.
+
+    Results are consumed in no particular order. Without threads to spare (one
+    codec thread, one item, or called from a pool thread) everything runs here,
+    in order. The first error stops both sides; it is raised once no producer
+    is running, so nothing is still working on the caller's behalf.
+    """
+    n = len(items)
+    n_threads = int(config.codec_threads)
+    if n < 2 or n_threads < 2 or _in_pool_thread():
+        for item in items:
+            consume(produce(item))
+        return
+    workers = min(n_threads, n)
+    results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    limit = max(2 * workers, min(256, _PENDING_BYTES // max(chunk_nbytes, 1)))
+    failed = threading.Event()
+    # Large chunks: each thread takes the next item (balances uneven work). Small
+    # chunks: each thread takes one contiguous run (measured 5% faster on 80 KB chunks).
+    run = 1 if chunk_nbytes >= config.min_parallel_chunk_bytes else -(-n // workers)
+    taken = itertools.count()  # next() on a count is atomic under the GIL
+
+    def work() -> None:
+        try:
+            while True:
+                start = next(taken) * run
+                for i in range(start, min(start + run, n)):
+                    while results.qsize() > limit and not failed.is_set():
+                        time.sleep(0.0002)  # the consumer lags: wait (rare; cheaper than a lock)
+                    if failed.is_set():
+                        return
+                    results.put((produce(items[i]),))
+                if start + run >= n:
+                    return
+        except BaseException as exc:
+            failed.set()
+            results.put(exc)
+        finally:
+            results.put(_DONE)
+
+    error: BaseException | None = None
+    running = 0
+    try:
+        for _ in range(workers):
+            _executor().submit(work)
+            running += 1
+    except BaseException as exc:  # the pool refused (interpreter shutting down)
+        failed.set()
+        error = exc
+    try:
+        while running:
+            message = results.get()
+            if message is _DONE:
+                running -= 1
+                continue
+            if isinstance(message, BaseException):
+                if error is None:
+                    error = message
+            elif error is None:
+                try:
+                    consume(message[0])
+                except BaseException as exc:
+                    error = exc
+                    failed.set()
+    except BaseException:  # interrupted while waiting: let the producers run out
+        failed.set()
+        raise
     if error is not None:
         raise error
 
