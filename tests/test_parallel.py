@@ -120,3 +120,26 @@ def test_called_from_a_pool_thread_runs_inline() -> None:
 
     with zarrdask.config.set(codec_threads=2):
         parallel.run_items(outer, [0, 1], LARGE)
+
+
+def _producer_threads(produce_s: float, consume_s: float, chunk_nbytes: int) -> set[int]:
+    threads: set[int] = set()
+
+    def produce(i: int) -> int:
+        threads.add(threading.get_ident())
+        time.sleep(produce_s)
+        return i
+
+    with zarrdask.config.set(codec_threads=2):
+        parallel.run_pipelined(produce, list(range(60)), lambda _: time.sleep(consume_s),
+                               chunk_nbytes)
+    return threads
+
+
+def test_small_chunks_leave_the_caller_a_core_while_it_is_the_bottleneck() -> None:
+    assert len(_producer_threads(0.0, 0.001, SMALL)) == 1
+
+
+def test_a_slow_codec_gets_every_producer() -> None:
+    assert len(_producer_threads(0.002, 0.0, SMALL)) == 2  # the caller kept waiting
+    assert len(_producer_threads(0.0, 0.001, LARGE)) == 2  # large chunks: all from the start
