@@ -235,3 +235,38 @@ def test_documents_are_byte_identical_to_zarr_python(kwargs: dict[str, Any]) -> 
     zarr.consolidate_metadata(ours)
     zarr_python.consolidate_metadata(theirs)
     assert ours[".zmetadata"] == theirs[".zmetadata"]
+
+
+_READ_BACK_CASES = [
+    ("i4", 0, numcodecs.Blosc()), ("<u8", 2**64 - 1, None), (">i2", -3, numcodecs.Zlib(1)),
+    ("f8", float("nan"), numcodecs.Blosc(cname="zstd", clevel=9)), ("<f4", 0.1, None),
+    ("f2", float("-inf"), None), ("f8", -0.0, numcodecs.Zstd(level=3)), ("b1", True, None),
+    ("i8", None, numcodecs.LZ4()), ("u1", 255, numcodecs.GZip(level=5)),
+    ("f8", 1e300, numcodecs.Blosc(shuffle=numcodecs.Blosc.BITSHUFFLE, blocksize=2**16)),
+    ("c16", 1 + 2j, None), ("M8[s]", "NaT", None), ("S4", b"ab", None), ("U3", "x", None),
+    ([("a", "<i4"), ("b", "<f8")], None, None),
+    ("f8", 0, numcodecs.LZMA(filters=[{"id": 3, "dist": 4}, {"id": 33, "preset": 1}])),
+]
+
+
+@pytest.mark.parametrize(("dtype", "fill", "compressor"), _READ_BACK_CASES)
+def test_created_metadata_equals_reading_it_back(dtype: Any, fill: Any, compressor: Any) -> None:
+    """The metadata handed to a new Array is exactly what opening the array reads."""
+    from zarrdask.creation import _init_array
+    from zarrdask.meta import parse_array_meta
+
+    store = MemoryStore()
+    meta = _init_array(store, (10, 4), chunks=(3, 4), dtype=dtype, compressor=compressor,
+                       fill_value=fill, order="C", overwrite=False, path="a",
+                       chunk_store=None, filters=None, object_codec=None,
+                       dimension_separator=None)
+    read = parse_array_meta(store["a/.zarray"])
+    assert meta == read
+    assert meta.dtype == read.dtype and meta.compressor == read.compressor
+    assert type(meta.fill_value) is type(read.fill_value)
+    assert repr(meta.fill_value) == repr(read.fill_value)
+    assert [type(v) for v in (meta.compressor or {}).values()] == \
+        [type((read.compressor or {})[k]) for k in (meta.compressor or {})]
+    if compressor is not None:  # nested configs come back with sorted keys, as read
+        assert repr(numcodecs.get_codec(meta.compressor)) == repr(
+            numcodecs.get_codec(read.compressor))

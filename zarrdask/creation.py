@@ -322,7 +322,26 @@ def _init_array(store: MutableMapping[str, Any], shape: Any, *, chunks: Any, dty
     key = prefix_of(path) + ARRAY_META_KEY
     parents = _prepare_node(store, path, overwrite, chunk_store, known_group)
     _write_node(store, path, overwrite, chunk_store, parents, key, document)
-    # what reading the document back gives (codec configs as JSON: sorted keys, lists)
+    return _as_read_back(meta, document, key)
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _as_read_back(meta: ArrayMeta, document: bytes, key: str) -> ArrayMeta:
+    """What reading ``document`` (the encoding of ``meta``) back from the store gives.
+
+    JSON changes nothing for the common case, a plain numeric dtype with no filters
+    and a flat compressor config of strings, integers, booleans and finite floats:
+    then ``meta`` itself is returned. Otherwise (tuples become lists, numpy scalars
+    become numbers, and so on) the document is parsed again.
+    """
+    compressor = meta.compressor
+    if (meta.filters is None and meta.dtype.kind in "biuf" and meta.dtype.fields is None
+            and (compressor is None or all(
+                type(v) in _PLAIN or (type(v) is float and math.isfinite(v))
+                for v in compressor.values()))):
+        return meta
     return parse_array_meta(document, key)
 
 
