@@ -23,8 +23,10 @@ __all__ = ["batch_chunks", "codec_threads", "min_parallel_chunk_bytes", "read_ah
 #: Number of threads that encode and decode chunks within one read or write.
 codec_threads: int = max(1, os.cpu_count() or 1)
 
-#: Chunks smaller than this many bytes are encoded and decoded on the calling
-#: thread: a pool hand-off costs more than it saves on small chunks.
+#: Chunks smaller than this many bytes count as small: reads decode them on one
+#: thread (GIL hand-offs cost more than a second thread saves), writes to a
+#: directory store start one codec thread fewer (the calling thread writes the
+#: files), and writes to other stores hand each thread one batch of them.
 min_parallel_chunk_bytes: int = 256 * 1024
 
 #: Upper bound on chunks fetched and decoded in one batch (bounds memory).
