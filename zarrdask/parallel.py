@@ -173,7 +173,9 @@ def run_pipelined(produce: Callable[[Any], Any], items: Sequence[Any],
     particular order. Without threads to spare (one codec thread, one item, or
     called from a pool thread) everything runs here, in order. The first error
     stops both sides; it is raised once no producer is running, so nothing is
-    still working on the caller's behalf.
+    still working on the caller's behalf. An interrupt of the caller itself
+    (``KeyboardInterrupt``) is raised at once; the producers then stop after
+    their current item (they only read and encode; every write is the caller's).
     """
     n = len(items)
     n_threads = int(config.codec_threads)
