@@ -755,3 +755,18 @@ def test_helpers_match_model(keys: list[str], path: str, dst: str, kind: str) ->
             model = expected
     rmdir(store, path)
     assert dict(store) == {k: v for k, v in model.items() if not k.startswith(prefix)}
+
+
+@pytest.mark.parametrize("name", ["MemoryStore", "DirectoryStore", "ZipStore", "DBMStore",
+                                  "LMDBStore", "SQLiteStore", "FSStore"])
+def test_bad_dimension_separator_is_refused_before_anything_is_made(
+        name: str, tmp_path: pathlib.Path) -> None:
+    if name == "LMDBStore":
+        pytest.importorskip("lmdb")
+    cls = getattr(storage, name)
+    target = tmp_path / "s"
+    with pytest.raises(ValueError, match=r"dimension_separator must be None, '\.' or '/', "
+                                         r"not '-'"):
+        cls(dimension_separator="-") if name == "MemoryStore" else cls(
+            str(target), dimension_separator="-")
+    assert list(tmp_path.iterdir()) == []

@@ -337,7 +337,7 @@ def _as_read_back(meta: ArrayMeta, document: bytes, key: str) -> ArrayMeta:
     become numbers, and so on) the document is parsed again.
     """
     compressor = meta.compressor
-    if (meta.filters is None and meta.dtype.kind in "biuf" and meta.dtype.fields is None
+    if (meta.filters is None and meta.dtype.kind in "biuf"
             and (compressor is None or all(
                 type(v) in _PLAIN or (type(v) is float and math.isfinite(v))
                 for v in compressor.values()))):

@@ -182,6 +182,21 @@ def _generic_getsize(store: Mapping[str, Any], path: str) -> int:
         return -1
 
 
+def check_dimension_separator(dimension_separator: Any) -> str | None:
+    """Return a store's ``dimension_separator`` argument if it is None, ``"."`` or ``"/"``.
+
+    Raises
+    ------
+    ValueError
+        For anything else, naming the value.
+    """
+    if dimension_separator not in (None, ".", "/"):
+        raise ValueError(
+            f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
+        )
+    return dimension_separator
+
+
 def _check_rename_paths(src_path: str, dst_path: str) -> None:
     if not src_path or not dst_path:
         raise ValueError(

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
-from zarrdask.storage._base import BaseStore, ensure_bytes
+from zarrdask.storage._base import BaseStore, check_dimension_separator, ensure_bytes
 
 __all__ = ["ABSStore"]
 
@@ -112,10 +112,7 @@ class ABSStore(BaseStore):
         *,
         read_only: bool = False,
     ) -> None:
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         if client is None:
             client = _build_client(container, account_name, account_key, blob_service_kwargs)
         self.client = client

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from zarrdask.keys import validate_key
-from zarrdask.storage._base import BaseStore, ensure_bytes
+from zarrdask.storage._base import BaseStore, check_dimension_separator, ensure_bytes
 
 __all__ = ["DBMStore"]
 
@@ -93,10 +93,7 @@ class DBMStore(BaseStore):
         dimension_separator: str | None = None,
         **open_kwargs: Any,
     ) -> None:
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         if not isinstance(flag, str) or not flag or flag[0] not in "rwcn":
             raise ValueError(f"DBMStore flag must start with 'r', 'w', 'c' or 'n', not {flag!r}")
         self.path = os.path.abspath(os.fspath(path))

@@ -23,7 +23,7 @@ from typing import Any
 
 from zarrdask.errors import FSPathExistNotDir, KeyValidationError
 from zarrdask.keys import normalize_storage_path, validate_key
-from zarrdask.storage._base import BaseStore, as_buffer
+from zarrdask.storage._base import BaseStore, as_buffer, check_dimension_separator
 from zarrdask.storage._filereader import FileReader, prefetch_paths
 
 __all__ = ["ChunkFileWriter", "DirectoryStore", "NestedDirectoryStore", "TempStore", "is_temp_name"]
@@ -186,10 +186,7 @@ class DirectoryStore(BaseStore):
         *,
         read_only: bool = False,
     ) -> None:
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         abspath = os.path.abspath(os.fspath(path))
         if os.path.exists(abspath) and not os.path.isdir(abspath):
             raise FSPathExistNotDir(f"path exists but is not a directory: {abspath!r}")

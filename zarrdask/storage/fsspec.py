@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from zarrdask.keys import RESERVED_NAMES, normalize_storage_path, validate_key
-from zarrdask.storage._base import BaseStore, ensure_bytes
+from zarrdask.storage._base import BaseStore, check_dimension_separator, ensure_bytes
 from zarrdask.storage.directory import DirectoryStore, is_temp_name
 
 __all__ = ["FSStore"]
@@ -107,10 +107,7 @@ class FSStore(BaseStore):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
         separator = key_separator if key_separator is not None else dimension_separator
-        if separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {separator!r}"
-            )
+        check_dimension_separator(separator)
         url = str(url)
         fs_given = fs is not None
         if fs is None:

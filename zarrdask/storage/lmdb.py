@@ -15,7 +15,12 @@ from typing import Any
 
 from zarrdask.errors import KeyValidationError
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
-from zarrdask.storage._base import BaseStore, _check_rename_paths, ensure_bytes
+from zarrdask.storage._base import (
+    BaseStore,
+    _check_rename_paths,
+    check_dimension_separator,
+    ensure_bytes,
+)
 
 __all__ = ["LMDBStore"]
 
@@ -130,10 +135,7 @@ class LMDBStore(BaseStore):
         dimension_separator: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         self.path = os.path.abspath(os.fspath(path))
         self.buffers = bool(buffers)
         self._dimension_separator = dimension_separator

@@ -13,19 +13,12 @@ from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
 from zarrdask.storage._base import (
     BaseStore,
     _generic_rename,
+    check_dimension_separator,
     ensure_bytes,
     metadata_verbatim,
 )
 
 __all__ = ["KVStore", "MemoryStore"]
-
-
-def _check_separator(dimension_separator: str | None) -> str | None:
-    if dimension_separator not in (None, ".", "/"):
-        raise ValueError(
-            f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-        )
-    return dimension_separator
 
 
 def _flatten(root: Mapping[str, Any], prefix: str, out: dict[str, bytes]) -> None:
@@ -82,7 +75,7 @@ class MemoryStore(BaseStore):
         if root is not None:
             _flatten(root, "", data)
         self._data = data
-        self._dimension_separator = _check_separator(dimension_separator)
+        self._dimension_separator = check_dimension_separator(dimension_separator)
         self.read_only = bool(read_only)
         self._lock = threading.RLock()
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
-from zarrdask.storage._base import BaseStore, ensure_bytes
+from zarrdask.storage._base import BaseStore, check_dimension_separator, ensure_bytes
 
 __all__ = ["MAX_DOCUMENT_BYTES", "MongoDBStore"]
 
@@ -83,10 +83,7 @@ class MongoDBStore(BaseStore):
     ) -> None:
         import pymongo
 
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         self._database = database
         self._collection = collection
         self._dimension_separator = dimension_separator

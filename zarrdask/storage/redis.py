@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
-from zarrdask.storage._base import BaseStore, ensure_bytes
+from zarrdask.storage._base import BaseStore, check_dimension_separator, ensure_bytes
 
 __all__ = ["RedisStore"]
 
@@ -76,10 +76,7 @@ class RedisStore(BaseStore):
 
         if not isinstance(prefix, str):
             raise TypeError(f"RedisStore prefix must be a str, not {type(prefix).__name__}")
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         self._prefix = prefix
         self._dimension_separator = dimension_separator
         self.read_only = bool(read_only)

@@ -16,7 +16,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
-from zarrdask.storage._base import BaseStore, _check_rename_paths, ensure_bytes
+from zarrdask.storage._base import (
+    BaseStore,
+    _check_rename_paths,
+    check_dimension_separator,
+    ensure_bytes,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -71,10 +76,7 @@ class SQLiteStore(BaseStore):
         read_only: bool = False,
         **kwargs: Any,
     ) -> None:
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         path = os.fspath(path)
         if path != _MEMORY:
             path = os.path.abspath(path)

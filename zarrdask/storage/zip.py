@@ -30,7 +30,7 @@ from typing import Any
 
 from zarrdask.errors import WriteOnceError
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
-from zarrdask.storage._base import BaseStore, ensure_bytes
+from zarrdask.storage._base import BaseStore, check_dimension_separator, ensure_bytes
 from zarrdask.storage.directory import _fsync_dir
 
 __all__ = ["ZipStore"]
@@ -193,10 +193,7 @@ class ZipStore(BaseStore):
     ) -> None:
         if mode not in _MODES:
             raise ValueError(f"ZipStore mode must be one of {sorted(_MODES)}, not {mode!r}")
-        if dimension_separator not in (None, ".", "/"):
-            raise ValueError(
-                f"dimension_separator must be None, '.' or '/', not {dimension_separator!r}"
-            )
+        check_dimension_separator(dimension_separator)
         self.path = os.path.abspath(os.fspath(path))
         self.compression = compression
         self.allowZip64 = bool(allowZip64)
