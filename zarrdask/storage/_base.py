@@ -21,7 +21,7 @@ This module imports nothing above :mod:`zarrdask.keys`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -207,20 +207,39 @@ def _check_rename_paths(src_path: str, dst_path: str) -> None:
         raise ValueError(f"cannot rename {src_path!r} to {dst_path!r}, a path inside itself")
 
 
-def _generic_rename(store: MutableMapping[str, Any], src_path: str, dst_path: str) -> None:
+def _plan_rename(src_path: str, dst_path: str, keys_under: Callable[[str], Iterable[str]],
+                 has_key: Callable[[str], bool]) -> dict[str, str]:
+    """The moves (old key -> new key) of renaming normalized ``src_path`` to ``dst_path``.
+
+    ``keys_under(prefix)`` lists the keys starting with ``prefix``; ``has_key``
+    tells whether ``src_path`` itself is a key. Empty when the paths are equal.
+
+    Raises
+    ------
+    ValueError
+        For the root or a destination inside the source.
+    KeyError
+        When nothing is at ``src_path``.
+    """
     _check_rename_paths(src_path, dst_path)
     if src_path == dst_path:
-        return
-    src_prefix = prefix_of(src_path)
-    dst_prefix = prefix_of(dst_path)
-    moves: dict[str, str] = {}
-    for key in list(store.keys()):
-        if key == src_path:
-            moves[key] = dst_path
-        elif key.startswith(src_prefix):
-            moves[key] = dst_prefix + key[len(src_prefix) :]
+        return {}
+    src_prefix, dst_prefix = prefix_of(src_path), prefix_of(dst_path)
+    moves = {key: dst_prefix + key[len(src_prefix):] for key in keys_under(src_prefix)}
+    if has_key(src_path):
+        moves[src_path] = dst_path
     if not moves:
         raise KeyError(src_path)
+    return moves
+
+
+def _generic_rename(store: MutableMapping[str, Any], src_path: str, dst_path: str) -> None:
+    moves = _plan_rename(
+        src_path, dst_path,
+        lambda prefix: [k for k in list(store.keys()) if k.startswith(prefix)],
+        lambda key: key in store)
+    if not moves:
+        return
     # Write every new key before deleting any old one: a failure half-way loses nothing.
     # One value at a time (bounded memory), unless a new key is also an old key
     # (moving "a/b" to "a"): then every value is read before any is written.

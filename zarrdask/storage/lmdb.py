@@ -17,7 +17,7 @@ from zarrdask.errors import KeyValidationError
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
 from zarrdask.storage._base import (
     BaseStore,
-    _check_rename_paths,
+    _plan_rename,
     check_dimension_separator,
     ensure_bytes,
 )
@@ -379,15 +379,10 @@ class LMDBStore(BaseStore):
         src = normalize_storage_path(src_path)
         dst = normalize_storage_path(dst_path)
         self._check_writable(src)
-        _check_rename_paths(src, dst)
-        if src == dst:
-            return
-        src_prefix, dst_prefix = prefix_of(src), prefix_of(dst)
-        moves = {key: dst_prefix + key[len(src_prefix):] for key, _ in self._scan(src_prefix)}
-        if src in self:
-            moves[src] = dst
+        moves = _plan_rename(src, dst, lambda prefix: [k for k, _ in self._scan(prefix)],
+                             self.__contains__)
         if not moves:
-            raise KeyError(src)
+            return
         raws = {self._raw(old, write=False): self._raw(new, write=True)
                 for old, new in moves.items()}
 

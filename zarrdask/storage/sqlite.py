@@ -18,7 +18,7 @@ from typing import Any
 from zarrdask.keys import normalize_storage_path, prefix_of, validate_key
 from zarrdask.storage._base import (
     BaseStore,
-    _check_rename_paths,
+    _plan_rename,
     check_dimension_separator,
     ensure_bytes,
 )
@@ -296,19 +296,13 @@ class SQLiteStore(BaseStore):
         src = normalize_storage_path(src_path)
         dst = normalize_storage_path(dst_path)
         self._check_writable(src)
-        _check_rename_paths(src, dst)
-        if src == dst:
-            return
-        src_prefix, dst_prefix = prefix_of(src), prefix_of(dst)
-        moves = [(dst_prefix + k[len(src_prefix):], k) for k in self._keys(src_prefix)]
-        if src in self:
-            moves.append((dst, src))
+        moves = _plan_rename(src, dst, self._keys, self.__contains__)
         if not moves:
-            raise KeyError(src)
+            return
 
         def body(db: sqlite3.Connection) -> None:
-            for new, old in moves:
+            for old, new in moves.items():
                 db.execute("REPLACE INTO zarr(k, v) SELECT ?, v FROM zarr WHERE k = ?", (new, old))
-            db.executemany("DELETE FROM zarr WHERE k = ?", [(old,) for _, old in moves])
+            db.executemany("DELETE FROM zarr WHERE k = ?", [(old,) for old in moves])
 
         self._transaction(f"renaming {src!r} to {dst!r}", body)
